@@ -22,6 +22,10 @@
 
 #include "util/error.h"
 
+/* GCC predefines `linux` as 1 in the gnu* modes (meson's c_std=gnu11), which
+ * would turn the `linux` member below into a syntax error.  Test __linux__. */
+#undef linux
+
 #define BERTH_OCI_VERSION "1.2.0"
 
 /* Namespaces, in the order berth joins them: user first (joining others may
@@ -120,6 +124,8 @@ struct berth_mount
   bool is_bind;               /* "bind" or "rbind" option, or type "bind" */
   bool recursive_bind;        /* "rbind" */
   bool tmpcopyup;             /* runc extension: copy the image's directory into the new tmpfs */
+  bool idmap;                 /* "idmap" or "ridmap" option, or uid/gid mappings given */
+  bool recursive_idmap;       /* "ridmap": apply the mapping with AT_RECURSIVE */
   char *data;                 /* comma-joined filesystem options, NULL if none */
   struct berth_id_mapping *uid_mappings; size_t n_uid_mappings;  /* idmapped mounts */
   struct berth_id_mapping *gid_mappings; size_t n_gid_mappings;

@@ -1,0 +1,544 @@
+/* The parent side of `create` (the child side is init.c; the protocol
+ * between them is drawn in sync.h).  Every step registers its undo: on any
+ * failure the child is killed, the cgroup removed and the state dir deleted,
+ * so a failed create leaves nothing behind. */
+#include "runtime/create.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runtime/init.h"
+#include "runtime/namespaces.h"
+#include "runtime/sync.h"
+#include "runtime/terminal.h"
+#include "util/cleanup.h"
+
+pid_t
+clone_child (unsigned long flags, int cgroup_fd)
+{
+  struct clone_args args = { 0 };
+  pid_t pid;
+
+  args.flags = flags;
+  args.exit_signal = SIGCHLD;
+  if (cgroup_fd >= 0)
+    {
+      args.flags |= CLONE_INTO_CGROUP;
+      args.cgroup = (uint64_t) cgroup_fd;
+    }
+  pid = (pid_t) syscall (SYS_clone3, &args, sizeof (args));
+  if (pid < 0 && (errno == ENOSYS || errno == E2BIG) && cgroup_fd < 0)
+    pid = (pid_t) syscall (SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+  return pid;
+}
+
+int
+move_fd_above (int fd, int min, berth_err *err)
+{
+  int nfd;
+  if (fd < 0 || fd >= min)
+    return fd;
+  nfd = fcntl (fd, F_DUPFD_CLOEXEC, min);
+  if (nfd < 0)
+    return berth_fail (err, errno, "dup fd %d", fd);
+  close (fd);
+  return nfd;
+}
+
+int
+write_pid_file (const char *path, pid_t pid, berth_err *err)
+{
+  cleanup_free char *tmp = NULL;
+  char buf[32];
+  int len = snprintf (buf, sizeof (buf), "%d", pid);
+  cleanup_close int fd = -1;
+
+  if (asprintf (&tmp, "%s.berth-tmp", path) < 0)
+    return berth_fail (err, ENOMEM, "pid file");
+  fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return berth_fail (err, errno, "create pid file `%s`", tmp);
+  if (write (fd, buf, len) != len)
+    {
+      unlink (tmp);
+      return berth_fail (err, errno, "write pid file `%s`", tmp);
+    }
+  /* Engines watch for the pid file: it appears whole, by rename. */
+  if (rename (tmp, path) < 0)
+    {
+      unlink (tmp);
+      return berth_fail (err, errno, "rename pid file to `%s`", path);
+    }
+  return 0;
+}
+
+static char *
+read_file_limited (const char *path, size_t limit, size_t *len, berth_err *err)
+{
+  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
+  struct stat sb;
+  char *buf;
+  size_t off = 0;
+
+  if (fd < 0)
+    return (berth_fail (err, errno, "open `%s`", path), NULL);
+  if (fstat (fd, &sb) < 0)
+    return (berth_fail (err, errno, "stat `%s`", path), NULL);
+  if (!S_ISREG (sb.st_mode))
+    return (berth_fail (err, 0, "`%s` is not a regular file", path), NULL);
+  if ((size_t) sb.st_size > limit)
+    return (berth_fail (err, 0, "%s: config file too large (%lld bytes, limit %zu)", path, (long long) sb.st_size,
+                        limit),
+            NULL);
+  buf = malloc (sb.st_size + 1);
+  while (off < (size_t) sb.st_size)
+    {
+      ssize_t n = read (fd, buf + off, sb.st_size - off);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      off += n;
+    }
+  buf[off] = '\0';
+  *len = off;
+  return buf;
+}
+
+static int
+check_terminal_options (const struct berth_process *p, const char *console_socket, bool foreground, berth_err *err)
+{
+  if (p->terminal && console_socket == NULL && !foreground)
+    return berth_fail (err, 0, "cannot allocate tty if berth will detach without setting console socket");
+  if (!p->terminal && console_socket != NULL)
+    return berth_fail (err, 0, "cannot use console socket if berth will not detach or allocate tty");
+  return 0;
+}
+
+static char *
+owner_name (void)
+{
+  struct passwd *pw = getpwuid (geteuid ());
+  return strdup (pw ? pw->pw_name : "");
+}
+
+/* Everything the parent holds while the child is set up. */
+struct create_job
+{
+  const struct berth_context *ctx;
+  const struct berth_create_options *opts;
+  struct init_ctx init;
+  struct berth_spec *spec;
+  struct berth_cgroup *cgroup;
+  bool cgroup_made;
+  int dirfd;
+  char *bundle;
+  char *rootfs;
+  char *config;
+  size_t config_len;
+  int sync_parent;
+  int tty_parent;      /* foreground terminal: our end of the console socketpair */
+  pid_t pid;
+  pid_t intermediate;  /* joined userns + new pidns: the first child, which exits */
+};
+
+static void
+job_undo (struct create_job *j)
+{
+  berth_err ignored = NULL;
+
+  if (j->pid > 0)
+    {
+      kill (j->pid, SIGKILL);
+      waitpid (j->pid, NULL, 0);
+    }
+  if (j->intermediate > 0)
+    {
+      kill (j->intermediate, SIGKILL);
+      waitpid (j->intermediate, NULL, 0);
+    }
+  if (j->cgroup_made && berth_cgroup_destroy (j->cgroup, &ignored) < 0)
+    berth_err_free (&ignored);
+  if (j->dirfd >= 0 && berth_state_dir_remove (j->ctx->state_root, j->opts->id, &ignored) < 0)
+    berth_err_free (&ignored);
+}
+
+static void
+job_free (struct create_job *j)
+{
+  ns_close_all (j->init.ns_fds);
+  if (j->init.sync_fd >= 0)
+    close (j->init.sync_fd);
+  if (j->init.fifo_fd >= 0)
+    close (j->init.fifo_fd);
+  if (j->init.console_fd >= 0)
+    close (j->init.console_fd);
+  if (j->sync_parent >= 0)
+    close (j->sync_parent);
+  if (j->tty_parent >= 0)
+    close (j->tty_parent);
+  free (j->bundle);
+  free (j->rootfs);
+  free (j->config);
+  berth_cgroup_free (j->cgroup);
+  berth_spec_free (j->spec);
+}
+
+static int
+load_bundle (struct create_job *j, berth_err *err)
+{
+  const struct berth_create_options *o = j->opts;
+  cleanup_free char *config_path = NULL;
+  cleanup_free char *root = NULL;
+  struct stat sb;
+
+  j->bundle = realpath (o->bundle ? o->bundle : ".", NULL);
+  if (j->bundle == NULL)
+    return berth_fail (err, errno, "bundle `%s`", o->bundle ? o->bundle : ".");
+  if (o->config_path)
+    config_path = strdup (o->config_path);
+  else if (asprintf (&config_path, "%s/config.json", j->bundle) < 0)
+    return berth_fail (err, ENOMEM, "config path");
+  j->config = read_file_limited (config_path, 16 * 1024 * 1024, &j->config_len, err);
+  if (j->config == NULL)
+    return -1;
+  j->spec = berth_spec_parse (j->config, j->config_len, config_path, err);
+  if (j->spec == NULL)
+    return -1;
+  if (j->spec->process == NULL)
+    return berth_fail (err, 0, "process: required to create a container");
+  if (j->spec->root_path == NULL)
+    return berth_fail (err, 0, "root.path: required to create a container");
+  if (j->spec->root_path[0] == '/')
+    root = strdup (j->spec->root_path);
+  else if (asprintf (&root, "%s/%s", j->bundle, j->spec->root_path) < 0)
+    return berth_fail (err, ENOMEM, "rootfs path");
+  j->rootfs = realpath (root, NULL);
+  if (j->rootfs == NULL)
+    return berth_fail (err, errno, "root.path: rootfs `%s`", root);
+  if (stat (j->rootfs, &sb) < 0)
+    return berth_fail (err, errno, "root.path: rootfs `%s`", root);
+  if (!S_ISDIR (sb.st_mode))
+    return berth_fail (err, ENOTDIR, "root.path: rootfs `%s`", root);
+  return 0;
+}
+
+/* Decide which namespaces are created at clone, joined or unshared by the
+ * child.  Fast path: clone creates them all and joins need no user ns. */
+static unsigned long
+plan_namespaces (struct create_job *j, bool *join_pid_in_parent)
+{
+  const struct berth_linux *lx = j->spec->linux;
+  struct init_ctx *c = &j->init;
+  unsigned long clone_flags = 0;
+  bool join_user;
+
+  *join_pid_in_parent = false;
+  if (lx == NULL)
+    return 0;
+  join_user = c->ns_fds[BERTH_NS_USER] >= 0;
+  for (int t = 0; t < BERTH_NS_COUNT; t++)
+    {
+      if (!lx->namespaces[t].present)
+        continue;
+      if (c->ns_fds[t] >= 0)
+        {
+          if (t == BERTH_NS_PID && !join_user)
+            *join_pid_in_parent = true;   /* only children enter a joined pid ns */
+          else
+            c->join_mask |= 1u << t;
+          continue;
+        }
+      if (t == BERTH_NS_MNT)
+        c->new_mntns = true;
+      /* The cgroup ns waits until we are in the container's cgroup. */
+      if (t == BERTH_NS_CGROUP)
+        c->unshare_flags |= CLONE_NEWCGROUP;
+      else if (join_user)
+        {
+          /* New namespaces must belong to the joined user ns: the child makes
+             them after joining it; a new pid ns needs one more fork. */
+          if (t == BERTH_NS_PID)
+            c->fork_for_pidns = true;
+          else
+            c->unshare_flags |= ns_clone_flag (t);
+        }
+      else
+        clone_flags |= ns_clone_flag (t);
+      if (t == BERTH_NS_USER)
+        c->new_userns = true;
+    }
+  return clone_flags;
+}
+
+static int
+open_channels (struct create_job *j, bool foreground, berth_err *err)
+{
+  struct init_ctx *c = &j->init;
+  int min = 3 + (j->opts->preserve_fds > 0 ? j->opts->preserve_fds : 0);
+  int sv[2];
+
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    return berth_fail (err, errno, "socketpair");
+  j->sync_parent = move_fd_above (sv[0], min, err);
+  c->sync_fd = move_fd_above (sv[1], min, err);
+  if (j->spec->process->terminal)
+    {
+      if (j->opts->console_socket)
+        c->console_fd = terminal_connect_console_socket (j->opts->console_socket, err);
+      else if (foreground)
+        {
+          if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+            return berth_fail (err, errno, "socketpair");
+          j->tty_parent = sv[0];
+          c->console_fd = sv[1];
+        }
+      if (c->console_fd < 0 && (j->opts->console_socket || foreground))
+        return -1;
+      c->console_fd = move_fd_above (c->console_fd, min, err);
+    }
+  if (c->fifo_fd >= 0)
+    c->fifo_fd = move_fd_above (c->fifo_fd, min, err);
+  return (j->sync_parent < 0 || c->sync_fd < 0 || (c->console_fd < 0 && c->console_fd != -1)) ? -1 : 0;
+}
+
+static int
+spawn_init (struct create_job *j, berth_err *err)
+{
+  bool join_pid_in_parent;
+  unsigned long flags = plan_namespaces (j, &join_pid_in_parent);
+  cleanup_close int own_pidns = -1;
+  int cgroup_fd = j->init.unshare_flags & CLONE_NEWCGROUP ? -1 : berth_cgroup_v2_dirfd (j->cgroup);
+  int saved_errno;
+
+  if (join_pid_in_parent)
+    {
+      own_pidns = open ("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+      if (own_pidns < 0)
+        return berth_fail (err, errno, "open /proc/self/ns/pid");
+      if (setns (j->init.ns_fds[BERTH_NS_PID], CLONE_NEWPID) < 0)
+        return berth_fail (err, errno, "join pid namespace `%s`", j->spec->linux->namespaces[BERTH_NS_PID].path);
+    }
+  j->pid = clone_child (flags, cgroup_fd);
+  saved_errno = errno;
+  if (j->pid == 0)
+    {
+      close (j->sync_parent);
+      if (j->tty_parent >= 0)
+        close (j->tty_parent);
+      init_container_main (&j->init);
+    }
+  if (join_pid_in_parent && setns (own_pidns, CLONE_NEWPID) < 0)
+    return berth_fail (err, errno, "return to our pid namespace");
+  if (j->pid < 0)
+    {
+      j->pid = 0;
+      return berth_fail (err, saved_errno, "clone container init (flags 0x%lx)", flags);
+    }
+  /* Cgroup joined at clone time, or now. */
+  if (cgroup_fd < 0 && berth_cgroup_enter (j->cgroup, j->pid, err) < 0)
+    return -1;
+  if (j->init.new_userns && (flags & CLONE_NEWUSER) && ns_write_id_maps (j->pid, j->spec->linux, err) < 0)
+    return -1;
+  return 0;
+}
+
+/* Wait for READY; ERROR carries the child's own message. */
+static int
+wait_for_init (struct create_job *j, berth_err *err)
+{
+  for (;;)
+    {
+      enum sync_type type;
+      cleanup_free char *payload = NULL;
+
+      if (sync_recv (j->sync_parent, &type, &payload, err) < 0)
+        return -1;
+      switch (type)
+        {
+        case SYNC_READY:
+          return 0;
+        case SYNC_ERROR:
+          return berth_fail (err, 0, "%s", payload);
+        case SYNC_PID:
+          j->intermediate = j->pid;
+          j->pid = atoi (payload);
+          waitpid (j->intermediate, NULL, 0);
+          j->intermediate = 0;
+          continue;
+        default:
+          {
+            int status = 0;
+            if (waitpid (j->pid, &status, WNOHANG) > 0)
+              j->pid = 0;
+            return berth_fail (err, 0, "container init exited before it was ready (status %d)",
+                               WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status));
+          }
+        }
+    }
+}
+
+static int
+save_state (struct create_job *j, struct berth_state **out, berth_err *err)
+{
+  struct berth_state *st = calloc (1, sizeof (*st));
+  const struct berth_linux *lx = j->spec->linux;
+
+  st->id = strdup (j->opts->id);
+  st->pid = j->pid;
+  st->pid_start = berth_proc_start_time (j->pid);
+  st->bundle = strdup (j->bundle);
+  st->rootfs = strdup (j->rootfs);
+  st->created = berth_now_rfc3339 ();
+  st->owner = owner_name ();
+  st->annotations = j->spec->annotations ? json_deep_copy (j->spec->annotations) : json_object ();
+  st->cgroup = j->cgroup;
+  st->new_pid_ns = lx && lx->namespaces[BERTH_NS_PID].present;
+  if (berth_state_save (j->dirfd, st, err) < 0)
+    {
+      st->cgroup = NULL;
+      berth_state_free (st);
+      return -1;
+    }
+  j->cgroup = NULL;  /* owned by the state now */
+  *out = st;
+  return 0;
+}
+
+static int
+create_steps (struct create_job *j, bool foreground, berth_err *err)
+{
+  const struct berth_create_options *o = j->opts;
+  const struct berth_linux *lx;
+
+  if (berth_validate_id (o->id, err) < 0 || load_bundle (j, err) < 0)
+    return -1;
+  lx = j->spec->linux;
+  j->init.spec = j->spec;
+  j->init.process = j->spec->process;
+  j->init.bundle = j->bundle;
+  j->init.rootfs = j->rootfs;
+  if (check_terminal_options (j->spec->process, o->console_socket, foreground, err) < 0)
+    return -1;
+  if (lx == NULL || !lx->namespaces[BERTH_NS_MNT].present)
+    return berth_fail (err, 0, "linux.namespaces: a mount namespace is required");
+  j->dirfd = berth_state_dir_create (j->ctx->state_root, o->id, err);
+  if (j->dirfd < 0)
+    return -1;
+  if (berth_write_file_atomic (j->dirfd, "config.json", j->config, j->config_len, 0600, err) < 0)
+    return -1;
+  if (mkfifoat (j->dirfd, BERTH_EXEC_FIFO, 0622) < 0)
+    return berth_fail (err, errno, "mkfifo `%s/%s/%s`", j->ctx->state_root, o->id, BERTH_EXEC_FIFO);
+  j->init.fifo_fd = openat (j->dirfd, BERTH_EXEC_FIFO, O_PATH | O_CLOEXEC);
+  if (j->init.fifo_fd < 0)
+    return berth_fail (err, errno, "open `%s`", BERTH_EXEC_FIFO);
+  if (ns_open_paths (lx, j->init.ns_fds, err) < 0)
+    return -1;
+  j->cgroup = berth_cgroup_resolve (lx->cgroups_path, o->id, err);
+  if (j->cgroup == NULL)
+    return -1;
+  if (berth_cgroup_create (j->cgroup, lx->resources, err) < 0)
+    return -1;
+  j->cgroup_made = true;
+  if (open_channels (j, foreground, err) < 0)
+    return -1;
+  if (spawn_init (j, err) < 0)
+    return -1;
+  close (j->init.sync_fd);
+  j->init.sync_fd = -1;
+  if (sync_send (j->sync_parent, SYNC_GO, NULL, err) < 0)
+    return -1;
+  return wait_for_init (j, err);
+}
+
+int
+create_container (const struct berth_context *ctx, const struct berth_create_options *opts, bool foreground,
+                  struct created_container *out, berth_err *err)
+{
+  struct create_job j = { .ctx = ctx, .opts = opts, .dirfd = -1, .sync_parent = -1, .tty_parent = -1 };
+  int ret;
+
+  out->state = NULL;
+  out->spec = NULL;
+  out->dirfd = out->master_fd = -1;
+  j.init.id = opts->id;
+  j.init.sync_fd = j.init.fifo_fd = j.init.console_fd = -1;
+  for (int i = 0; i < BERTH_NS_COUNT; i++)
+    j.init.ns_fds[i] = -1;
+  j.init.no_pivot = opts->no_pivot;
+  j.init.no_new_keyring = opts->no_new_keyring;
+  j.init.preserve_fds = opts->preserve_fds;
+
+  ret = create_steps (&j, foreground, err);
+  if (ret == 0)
+    {
+      if (j.tty_parent >= 0)
+        {
+          out->master_fd = terminal_recv_fd (j.tty_parent, err);
+          if (out->master_fd < 0)
+            ret = -1;
+        }
+      else
+        out->master_fd = -1;
+    }
+  if (ret == 0)
+    ret = save_state (&j, &out->state, err);
+  if (ret == 0 && opts->pid_file)
+    ret = write_pid_file (opts->pid_file, j.pid, err);
+  if (ret < 0)
+    {
+      if (out->master_fd >= 0)
+        close (out->master_fd);
+      if (out->state)
+        {
+          berth_state_free (out->state);
+          out->state = NULL;
+        }
+      job_undo (&j);
+      if (j.dirfd >= 0)
+        close (j.dirfd);
+      job_free (&j);
+      return -1;
+    }
+  out->dirfd = j.dirfd;
+  out->spec = j.spec;
+  j.spec = NULL;
+  job_free (&j);
+  return 0;
+}
+
+void
+created_container_release (struct created_container *cc)
+{
+  berth_state_free (cc->state);
+  berth_spec_free (cc->spec);
+  if (cc->dirfd >= 0)
+    close (cc->dirfd);
+  if (cc->master_fd >= 0)
+    close (cc->master_fd);
+  memset (cc, 0, sizeof (*cc));
+  cc->dirfd = cc->master_fd = -1;
+}
+
+int
+berth_container_create (const struct berth_context *ctx, const struct berth_create_options *opts, berth_err *err)
+{
+  struct created_container cc;
+
+  if (create_container (ctx, opts, false, &cc, err) < 0)
+    return -1;
+  created_container_release (&cc);
+  return 0;
+}

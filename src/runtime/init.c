@@ -1,0 +1,268 @@
+/* The container init, from clone to execve (see sync.h for the protocol).
+ *
+ * Order matters throughout:
+ *  - namespaces are joined before new ones are unshared (a new user
+ *    namespace would take away the rights to join the host's);
+ *  - the cgroup namespace is unshared only after the parent moved us into
+ *    the container's cgroup, so that cgroup becomes its root;
+ *  - oom_score_adj and rlimits are set while still privileged;
+ *  - the executable is looked up before READY, so `create` reports a missing
+ *    one, as runc does;
+ *  - exec.fifo is opened through /proc/self/fd after pivot_root: the state
+ *    dir is not visible from inside, and the open blocks until `start`. */
+#include "runtime/init.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runtime/namespaces.h"
+#include "runtime/sync.h"
+#include "runtime/terminal.h"
+#include "util/cleanup.h"
+
+static int
+wait_for_go (struct init_ctx *c, berth_err *err)
+{
+  enum sync_type type;
+
+  if (sync_recv (c->sync_fd, &type, NULL, err) < 0)
+    return -1;
+  if (type != SYNC_GO)
+    _exit (1);   /* the parent gave up and already reported why */
+  return 0;
+}
+
+static int
+become_root_in_userns (berth_err *err)
+{
+  /* Root of the new namespace, when mapped; otherwise keep the ids. */
+  if (setresgid (0, 0, 0) < 0 && errno != EINVAL)
+    return berth_fail (err, errno, "setgid 0 in the user namespace");
+  if (setresuid (0, 0, 0) < 0 && errno != EINVAL)
+    return berth_fail (err, errno, "setuid 0 in the user namespace");
+  return 0;
+}
+
+/* Joined user namespace with a new pid namespace: the pid namespace can only
+ * be created now, and only children enter it.  The grandchild is made our
+ * parent's child (CLONE_PARENT) so `run` can wait for it. */
+static void
+fork_into_new_pidns (struct init_ctx *c)
+{
+  berth_err err = NULL;
+  pid_t pid;
+  char buf[32];
+
+  if (unshare (CLONE_NEWPID) < 0)
+    {
+      berth_fail (&err, errno, "unshare pid namespace");
+      sync_child_fail (c->sync_fd, &err);
+    }
+  pid = (pid_t) syscall (SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, NULL);
+  if (pid < 0)
+    {
+      berth_fail (&err, errno, "fork into the new pid namespace");
+      sync_child_fail (c->sync_fd, &err);
+    }
+  if (pid == 0)
+    return;
+  snprintf (buf, sizeof (buf), "%d", pid);
+  sync_send (c->sync_fd, SYNC_PID, buf, &err);
+  _exit (0);
+}
+
+static int
+enter_namespaces (struct init_ctx *c, berth_err *err)
+{
+  int flags = c->unshare_flags;
+
+  /* A joined user namespace first: it grants the rights for the rest. */
+  if (ns_join (c->ns_fds, c->join_mask & (1u << BERTH_NS_USER), err) < 0)
+    return -1;
+  if (c->new_userns && become_root_in_userns (err) < 0)
+    return -1;
+  if (ns_join (c->ns_fds, c->join_mask & ~((1u << BERTH_NS_USER) | (1u << BERTH_NS_MNT)), err) < 0)
+    return -1;
+  if (flags & CLONE_NEWUSER)
+    return berth_fail (err, 0, "internal: user namespace must be created at clone");
+  if ((flags & ~CLONE_NEWPID) && unshare (flags & ~CLONE_NEWPID) < 0)
+    return berth_fail (err, errno, "unshare namespaces (flags 0x%x)", flags & ~CLONE_NEWPID);
+  if (ns_join (c->ns_fds, c->join_mask & (1u << BERTH_NS_MNT), err) < 0)
+    return -1;
+  ns_close_all (c->ns_fds);
+  if (c->fork_for_pidns)
+    fork_into_new_pidns (c);
+  return 0;
+}
+
+static int
+set_names_and_sysctls (struct init_ctx *c, berth_err *err)
+{
+  const struct berth_spec *s = c->spec;
+  const struct berth_linux *lx = s->linux;
+
+  if (s->hostname && sethostname (s->hostname, strlen (s->hostname)) < 0)
+    return berth_fail (err, errno, "hostname: sethostname `%s`", s->hostname);
+  if (s->domainname && setdomainname (s->domainname, strlen (s->domainname)) < 0)
+    return berth_fail (err, errno, "domainname: setdomainname `%s`", s->domainname);
+  for (size_t i = 0; lx && i < lx->n_sysctl; i++)
+    {
+      char path[512];
+      cleanup_close int fd = -1;
+      const char *k = lx->sysctl[i].key, *v = lx->sysctl[i].value;
+      size_t len = snprintf (path, sizeof (path), "/proc/sys/%s", k);
+      if (len >= sizeof (path) || strstr (k, ".."))
+        return berth_fail (err, 0, "linux.sysctl: invalid key `%s`", k);
+      for (char *p = path + 10; *p; p++)
+        if (*p == '.')
+          *p = '/';
+      fd = open (path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+      if (fd < 0 || write (fd, v, strlen (v)) < 0)
+        return berth_fail (err, errno, "linux.sysctl: set `%s` to `%s`", k, v);
+    }
+  return 0;
+}
+
+static int
+setup_console (struct init_ctx *c, berth_err *err)
+{
+  cleanup_close int master = -1;
+  char name[64] = "";
+
+  if (c->console_fd < 0)
+    return 0;
+  if (terminal_setup_in_container (&master, err) < 0)
+    return -1;
+  if (ptsname_r (master, name, sizeof (name)) != 0)
+    snprintf (name, sizeof (name), "/dev/console");
+  if (c->process->has_console_size
+      && terminal_set_size (master, c->process->console_height, c->process->console_width, err) < 0)
+    return -1;
+  if (c->new_mntns && devices_bind_console (name, err) < 0)
+    return -1;
+  if (terminal_send_master (c->console_fd, master, name, err) < 0)
+    return -1;
+  close (c->console_fd);
+  c->console_fd = -1;
+  return 0;
+}
+
+static int
+setup_container (struct init_ctx *c, char **exe, berth_err *err)
+{
+  const struct berth_process *p = c->process;
+
+  if (enter_namespaces (c, err) < 0)
+    return -1;
+  if (process_set_oom_score_adj (p, err) < 0)
+    return -1;
+  if (c->new_mntns)
+    {
+      if (rootfs_prepare (c, err) < 0 || rootfs_pivot (c, err) < 0)
+        return -1;
+    }
+  else if (chroot (c->rootfs) < 0 || chdir ("/") < 0)
+    return berth_fail (err, errno, "chroot to `%s`", c->rootfs);
+  if (set_names_and_sysctls (c, err) < 0)
+    return -1;
+  if (!c->no_new_keyring && process_join_session_keyring (c->id, err) < 0)
+    return -1;
+  if (setup_console (c, err) < 0)
+    return -1;
+  if (c->new_mntns && rootfs_finalize (c, err) < 0)
+    return -1;
+  if (process_set_rlimits (p, err) < 0)
+    return -1;
+  if (chdir (p->cwd ? p->cwd : "/") < 0)
+    return berth_fail (err, errno, "process.cwd: chdir `%s`", p->cwd);
+  if (process_set_credentials_and_caps (p, true, err) < 0)
+    return -1;
+  /* After the uid change: the cwd may be reachable only by the new user. */
+  if (chdir (p->cwd ? p->cwd : "/") < 0)
+    return berth_fail (err, errno, "process.cwd: chdir `%s`", p->cwd);
+  if (process_find_executable (p, exe, err) < 0)
+    return -1;
+  return process_prepare_fds (c->preserve_fds, err);
+}
+
+void
+init_container_main (struct init_ctx *c)
+{
+  berth_err err = NULL;
+  cleanup_free char *exe = NULL;
+  char fifo_path[64];
+  int fifo;
+
+  /* Nodes and files are made with the modes the spec gives. */
+  umask (0);
+  if (wait_for_go (c, &err) < 0 || setup_container (c, &exe, &err) < 0)
+    sync_child_fail (c->sync_fd, &err);
+  if (sync_send (c->sync_fd, SYNC_READY, NULL, &err) < 0)
+    _exit (1);
+  close (c->sync_fd);
+
+  /* Blocks until `start` opens the fifo for reading. */
+  snprintf (fifo_path, sizeof (fifo_path), "/proc/self/fd/%d", c->fifo_fd);
+  fifo = open (fifo_path, O_WRONLY | O_CLOEXEC);
+  if (fifo < 0)
+    {
+      fprintf (stderr, "open exec fifo: %s\n", strerror (errno));
+      _exit (1);
+    }
+  if (write (fifo, "0", 1) != 1)
+    _exit (1);
+  close (fifo);
+  close (c->fifo_fd);
+  process_exec (c->process, exe, -1);
+}
+
+void
+init_exec_main (struct init_ctx *c)
+{
+  berth_err err = NULL;
+  cleanup_free char *exe = NULL;
+  const struct berth_process *p = c->process;
+
+  umask (0);
+  if (wait_for_go (c, &err) < 0)
+    sync_child_fail (c->sync_fd, &err);
+  if (ns_join (c->ns_fds, c->join_mask, &err) < 0)
+    sync_child_fail (c->sync_fd, &err);
+  ns_close_all (c->ns_fds);
+  if (c->console_fd >= 0)
+    {
+      cleanup_close int master = -1;
+      char name[64] = "";
+      if (terminal_setup_in_container (&master, &err) < 0)
+        sync_child_fail (c->sync_fd, &err);
+      if (ptsname_r (master, name, sizeof (name)) != 0)
+        snprintf (name, sizeof (name), "/dev/console");
+      if (p->has_console_size && terminal_set_size (master, p->console_height, p->console_width, &err) < 0)
+        sync_child_fail (c->sync_fd, &err);
+      if (terminal_send_master (c->console_fd, master, name, &err) < 0)
+        sync_child_fail (c->sync_fd, &err);
+      close (c->console_fd);
+    }
+  if (process_set_rlimits (p, &err) < 0 || process_set_oom_score_adj (p, &err) < 0)
+    sync_child_fail (c->sync_fd, &err);
+  if (chdir (p->cwd ? p->cwd : "/") < 0)
+    {
+      berth_fail (&err, errno, "cwd: chdir `%s`", p->cwd);
+      sync_child_fail (c->sync_fd, &err);
+    }
+  if (process_set_credentials_and_caps (p, true, &err) < 0 || process_find_executable (p, &exe, &err) < 0
+      || process_prepare_fds (c->preserve_fds, &err) < 0)
+    sync_child_fail (c->sync_fd, &err);
+  /* Success is the sync socket closing on exec. */
+  process_exec (p, exe, c->sync_fd);
+}

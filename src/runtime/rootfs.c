@@ -1,0 +1,324 @@
+/* The container's filesystem view, set up by the init in its new mount
+ * namespace:
+ *
+ *   1. "/" made rslave (or as rootfsPropagation says) so nothing we mount
+ *      propagates to the host;
+ *   2. the rootfs bind-mounted onto itself (pivot_root needs a mount point);
+ *   3. each spec mount, its destination resolved inside the rootfs and
+ *      mounted through the resolved fd (a symlink cannot send it outside);
+ *   4. /dev nodes and links;
+ *   5. pivot_root (or MS_MOVE + chroot with --no-pivot);
+ *   6. after the console is set up: readonly root, masked and readonly paths.
+ */
+#include "runtime/init.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "runtime/mountfd.h"
+#include "util/cleanup.h"
+#include "util/path.h"
+
+static bool
+is_dir_path (const char *path)
+{
+  struct stat sb;
+  return stat (path, &sb) == 0 && S_ISDIR (sb.st_mode);
+}
+
+static char *
+bind_source_path (struct init_ctx *c, const char *source)
+{
+  char *out = NULL;
+  if (source[0] == '/')
+    return strdup (source);
+  if (asprintf (&out, "%s/%s", c->bundle, source) < 0)
+    return NULL;
+  return out;
+}
+
+/* mkdir/creat the destination inside the rootfs and return an O_PATH fd of
+ * it.  Bind mounts of a non-directory need a file as target. */
+static int
+make_target (int rootfd, const char *dest, bool want_dir, berth_err *err)
+{
+  int fd;
+  if (want_dir)
+    fd = safe_mkdir_p_in_root (rootfd, dest, 0755, err);
+  else
+    fd = safe_create_file_in_root (rootfd, dest, 0644, err);
+  if (fd < 0)
+    berth_wrap (err, "mount destination `%s`", dest);
+  return fd;
+}
+
+static int
+mount_cgroup_v1_tree (int target_fd, const char *dest, unsigned long flags, berth_err *err);
+
+static int
+do_spec_mount (struct init_ctx *c, int rootfd, const struct berth_mount *m, size_t idx, berth_err *err)
+{
+  cleanup_close int target = -1;
+  cleanup_free char *src = NULL;
+  const char *type = m->type ? m->type : "";
+
+  if (m->is_bind)
+    {
+      struct mountfd_bind b = { 0 };
+      src = bind_source_path (c, m->source ? m->source : "");
+      if (src == NULL)
+        return berth_fail (err, ENOMEM, "mounts[%zu]", idx);
+      target = make_target (rootfd, m->destination, is_dir_path (src), err);
+      if (target < 0)
+        return -1;
+      b.source = src;
+      b.recursive = m->recursive_bind;
+      b.attr_set = mountfd_attr_from_ms (m->flags);
+      b.attr_clr = mountfd_attr_from_ms (m->clear_flags);
+      b.rattr_set = m->attr_set;
+      b.rattr_clr = m->attr_clr;
+      b.propagation = m->propagation;
+      if (mountfd_bind_onto (&b, target, m->destination, err) < 0)
+        return berth_wrap (err, "mounts[%zu]", idx);
+      return 0;
+    }
+
+  target = make_target (rootfd, m->destination, true, err);
+  if (target < 0)
+    return -1;
+  if (strcmp (type, "cgroup") == 0)
+    {
+      if (mount_cgroup_v1_tree (target, m->destination, m->flags, err) < 0)
+        return berth_wrap (err, "mounts[%zu]", idx);
+      return 0;
+    }
+  if (mountfd_fs_onto (type, m->source, m->data, m->flags, m->propagation, target, m->destination, err) < 0)
+    return berth_wrap (err, "mounts[%zu]", idx);
+  if ((m->attr_set || m->attr_clr))
+    {
+      cleanup_close int top = safe_openat_in_root (rootfd, m->destination, O_PATH | O_DIRECTORY, 0, err);
+      if (top < 0 || mountfd_setattr (top, true, m->attr_set, m->attr_clr, 0, m->destination, err) < 0)
+        return berth_wrap (err, "mounts[%zu]", idx);
+    }
+  return 0;
+}
+
+/* "cgroup" mounts: cgroup2 where the host is unified; on v1 and hybrid hosts
+ * a tmpfs with one cgroup mount per hierarchy, as the host has them. */
+static int
+mount_cgroup_v1_tree (int target_fd, const char *dest, unsigned long flags, berth_err *err)
+{
+  FILE *f;
+  char line[4096];
+  bool have_v1 = false;
+
+  f = fopen ("/proc/self/mountinfo", "re");
+  if (f == NULL)
+    return berth_fail (err, errno, "open /proc/self/mountinfo");
+  while (fgets (line, sizeof (line), f))
+    if (strstr (line, " - cgroup cgroup "))
+      have_v1 = true;
+  if (!have_v1)
+    {
+      fclose (f);
+      return mountfd_fs_onto ("cgroup2", "cgroup", NULL, flags, 0, target_fd, dest, err);
+    }
+  if (mountfd_fs_onto ("tmpfs", "tmpfs", "mode=755", flags & ~MS_RDONLY, 0, target_fd, dest, err) < 0)
+    {
+      fclose (f);
+      return -1;
+    }
+  rewind (f);
+  while (fgets (line, sizeof (line), f))
+    {
+      char mnt[1024], fstype[64], opts[1024];
+      char *sep = strstr (line, " - ");
+      char *base;
+      int sub;
+      if (sep == NULL || sscanf (line, "%*s %*s %*s %*s %1023s", mnt) != 1)
+        continue;
+      if (sscanf (sep + 3, "%63s %*s %1023s", fstype, opts) != 2)
+        continue;
+      if (strcmp (fstype, "cgroup") != 0 && strcmp (fstype, "cgroup2") != 0)
+        continue;
+      base = strrchr (mnt, '/');
+      if (base == NULL || base[1] == '\0')
+        continue;
+      base++;
+      if (mkdirat (target_fd, base, 0755) < 0 && errno != EEXIST)
+        {
+          fclose (f);
+          return berth_fail (err, errno, "mkdir `%s/%s`", dest, base);
+        }
+      sub = openat (target_fd, base, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub < 0)
+        {
+          fclose (f);
+          return berth_fail (err, errno, "open `%s/%s`", dest, base);
+        }
+      {
+        /* Keep only the controller options (drop rw/relatime...). */
+        char data[1024] = "";
+        char *save = NULL;
+        for (char *o = strtok_r (opts, ",", &save); o; o = strtok_r (NULL, ",", &save))
+          if (strcmp (o, "rw") && strcmp (o, "ro") && strncmp (o, "relatime", 8) && strcmp (o, "nosuid")
+              && strcmp (o, "nodev") && strcmp (o, "noexec"))
+            snprintf (data + strlen (data), sizeof (data) - strlen (data), "%s%s", data[0] ? "," : "", o);
+        int r = mountfd_fs_onto (fstype, "cgroup", data, flags | MS_NOSUID | MS_NODEV | MS_NOEXEC, 0, sub, dest, err);
+        close (sub);
+        if (r < 0)
+          {
+            fclose (f);
+            return -1;
+          }
+      }
+    }
+  fclose (f);
+  return 0;
+}
+
+static int
+make_rootfs_mount_point (struct init_ctx *c, berth_err *err)
+{
+  unsigned long prop = MS_SLAVE | MS_REC;
+  const struct berth_linux *lx = c->spec->linux;
+
+  if (lx && lx->rootfs_propagation)
+    prop = lx->rootfs_propagation;
+  /* Never let our mounts reach the host: slave (default) or as asked.
+     A shared host "/" with rootfsPropagation shared keeps the link on purpose. */
+  if (mount (NULL, "/", NULL, (prop & (MS_SHARED | MS_SLAVE | MS_PRIVATE | MS_UNBINDABLE)) == MS_SHARED
+                                  ? MS_SLAVE | MS_REC
+                                  : prop | MS_REC,
+             NULL)
+      < 0)
+    return berth_fail (err, errno, "set propagation of `/`");
+  if (mount (c->rootfs, c->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+    return berth_fail (err, errno, "bind mount rootfs `%s` onto itself", c->rootfs);
+  return 0;
+}
+
+int
+rootfs_prepare (struct init_ctx *c, berth_err *err)
+{
+  cleanup_close int rootfd = -1;
+  const struct berth_spec *s = c->spec;
+
+  if (make_rootfs_mount_point (c, err) < 0)
+    return -1;
+  rootfd = open (c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0)
+    return berth_fail (err, errno, "open rootfs `%s`", c->rootfs);
+  for (size_t i = 0; i < s->n_mounts; i++)
+    if (do_spec_mount (c, rootfd, &s->mounts[i], i, err) < 0)
+      return -1;
+  if (devices_create (c, rootfd, err) < 0)
+    return -1;
+  /* runc creates the cwd when missing. */
+  if (c->process && c->process->cwd)
+    {
+      int fd = safe_mkdir_p_in_root (rootfd, c->process->cwd, 0755, err);
+      if (fd < 0)
+        return berth_wrap (err, "process.cwd");
+      close (fd);
+    }
+  return 0;
+}
+
+int
+rootfs_pivot (struct init_ctx *c, berth_err *err)
+{
+  if (chdir (c->rootfs) < 0)
+    return berth_fail (err, errno, "chdir to rootfs `%s`", c->rootfs);
+  if (c->no_pivot)
+    {
+      /* For ramdisk hosts, where pivot_root is impossible. */
+      if (mount (c->rootfs, "/", NULL, MS_MOVE, NULL) < 0)
+        return berth_fail (err, errno, "move rootfs `%s` to `/`", c->rootfs);
+      if (chroot (".") < 0)
+        return berth_fail (err, errno, "chroot to rootfs `%s`", c->rootfs);
+    }
+  else
+    {
+      /* pivot_root(".", ".") stacks the old root under the new one; it is
+         made slave before the lazy unmount so the unmount cannot propagate. */
+      if (syscall (SYS_pivot_root, ".", ".") < 0)
+        return berth_fail (err, errno, "pivot_root to `%s`", c->rootfs);
+      if (mount (NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+        return berth_fail (err, errno, "make old root slave");
+      if (umount2 (".", MNT_DETACH) < 0)
+        return berth_fail (err, errno, "unmount old root");
+    }
+  if (chdir ("/") < 0)
+    return berth_fail (err, errno, "chdir to `/`");
+  return 0;
+}
+
+static int
+mask_path (const char *path, berth_err *err)
+{
+  cleanup_close int fd = open (path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  struct stat sb;
+
+  if (fd < 0)
+    return errno == ENOENT ? 0 : berth_fail (err, errno, "linux.maskedPaths: open `%s`", path);
+  if (fstat (fd, &sb) < 0)
+    return berth_fail (err, errno, "linux.maskedPaths: stat `%s`", path);
+  if (S_ISDIR (sb.st_mode))
+    return mountfd_fs_onto ("tmpfs", "tmpfs", NULL, MS_RDONLY, 0, fd, path, err) < 0
+               ? berth_wrap (err, "linux.maskedPaths")
+               : 0;
+  {
+    struct mountfd_bind b = { .source = "/dev/null", .attr_set = MOUNT_ATTR_RDONLY };
+    if (mountfd_bind_onto (&b, fd, path, err) < 0)
+      return berth_wrap (err, "linux.maskedPaths");
+  }
+  return 0;
+}
+
+static int
+readonly_path (const char *path, berth_err *err)
+{
+  cleanup_close int fd = open (path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  struct mountfd_bind b = { .source = NULL, .recursive = true, .rattr_set = MOUNT_ATTR_RDONLY };
+
+  if (fd < 0)
+    return errno == ENOENT ? 0 : berth_fail (err, errno, "linux.readonlyPaths: open `%s`", path);
+  b.source_fd = fd;
+  if (mountfd_bind_onto (&b, fd, path, err) < 0)
+    return berth_wrap (err, "linux.readonlyPaths");
+  return 0;
+}
+
+int
+rootfs_finalize (struct init_ctx *c, berth_err *err)
+{
+  const struct berth_linux *lx = c->spec->linux;
+
+  if (lx)
+    {
+      for (size_t i = 0; i < lx->n_masked_paths; i++)
+        if (mask_path (lx->masked_paths[i], err) < 0)
+          return -1;
+      for (size_t i = 0; i < lx->n_readonly_paths; i++)
+        if (readonly_path (lx->readonly_paths[i], err) < 0)
+          return -1;
+      if (lx->rootfs_propagation
+          && mount (NULL, "/", NULL, lx->rootfs_propagation & (MS_SHARED | MS_SLAVE | MS_PRIVATE | MS_UNBINDABLE | MS_REC), NULL) < 0)
+        return berth_fail (err, errno, "linux.rootfsPropagation: set propagation of `/`");
+    }
+  if (c->spec->root_readonly)
+    {
+      cleanup_close int fd = open ("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (fd < 0 || mountfd_setattr (fd, false, MOUNT_ATTR_RDONLY, 0, 0, "/", err) < 0)
+        return berth_wrap (err, "root.readonly");
+    }
+  return 0;
+}

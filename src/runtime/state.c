@@ -1,0 +1,322 @@
+#include "runtime/state.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/cleanup.h"
+
+void
+berth_state_free (struct berth_state *st)
+{
+  if (st == NULL)
+    return;
+  free (st->id);
+  free (st->bundle);
+  free (st->rootfs);
+  free (st->created);
+  free (st->owner);
+  json_decref (st->annotations);
+  berth_cgroup_free (st->cgroup);
+  free (st);
+}
+
+static int
+open_state_root (const char *state_root, bool create, berth_err *err)
+{
+  int fd = open (state_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT && create)
+    {
+      /* Like runc: the root is private to root; parents are made as needed. */
+      char *copy = strdup (state_root);
+      for (char *p = copy + 1; p != NULL && *p; p++)
+        if (*p == '/')
+          {
+            *p = '\0';
+            mkdir (copy, 0711);
+            *p = '/';
+          }
+      free (copy);
+      if (mkdir (state_root, 0700) < 0 && errno != EEXIST)
+        return berth_fail (err, errno, "mkdir state root `%s`", state_root);
+      fd = open (state_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    }
+  if (fd < 0)
+    return berth_fail (err, errno, "open state root `%s`", state_root);
+  return fd;
+}
+
+int
+berth_state_dir_create (const char *state_root, const char *id, berth_err *err)
+{
+  cleanup_close int rootfd = open_state_root (state_root, true, err);
+  int fd;
+
+  if (rootfd < 0)
+    return -1;
+  if (mkdirat (rootfd, id, 0711) < 0)
+    {
+      if (errno == EEXIST)
+        return berth_fail (err, 0, "container with id exists: %s", id);
+      return berth_fail (err, errno, "mkdir state dir `%s/%s`", state_root, id);
+    }
+  fd = openat (rootfd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    return berth_fail (err, errno, "open state dir `%s/%s`", state_root, id);
+  /* Held until the creating process exits: others wait instead of seeing a
+     half-made container. */
+  if (flock (fd, LOCK_EX) < 0)
+    {
+      close (fd);
+      return berth_fail (err, errno, "lock state dir `%s/%s`", state_root, id);
+    }
+  return fd;
+}
+
+int
+berth_state_dir_open (const char *state_root, const char *id, bool lock, berth_err *err)
+{
+  cleanup_close int rootfd = -1;
+  int fd;
+
+  if (berth_validate_id (id, err) < 0)
+    return -1;
+  rootfd = open (state_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0 && errno == ENOENT)
+    return berth_fail (err, 0, "container does not exist");
+  if (rootfd < 0)
+    return berth_fail (err, errno, "open state root `%s`", state_root);
+  fd = openat (rootfd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
+    return berth_fail (err, 0, "container does not exist");
+  if (fd < 0)
+    return berth_fail (err, errno, "open state dir `%s/%s`", state_root, id);
+  if (lock && flock (fd, LOCK_EX) < 0)
+    {
+      close (fd);
+      return berth_fail (err, errno, "lock state dir `%s/%s`", state_root, id);
+    }
+  return fd;
+}
+
+int
+berth_state_dir_remove (const char *state_root, const char *id, berth_err *err)
+{
+  cleanup_close int rootfd = open (state_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  cleanup_close int dfd = -1;
+  DIR *dir;
+  struct dirent *de;
+
+  if (rootfd < 0)
+    return errno == ENOENT ? 0 : berth_fail (err, errno, "open state root `%s`", state_root);
+  dfd = openat (rootfd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  if (dfd < 0)
+    return errno == ENOENT ? 0 : berth_fail (err, errno, "open state dir `%s/%s`", state_root, id);
+  dir = fdopendir (dup (dfd));
+  if (dir == NULL)
+    return berth_fail (err, errno, "read state dir `%s/%s`", state_root, id);
+  /* The state dir is flat: files only. */
+  while ((de = readdir (dir)) != NULL)
+    {
+      if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
+        continue;
+      if (unlinkat (dfd, de->d_name, 0) < 0 && errno != ENOENT)
+        {
+          int e = errno;
+          closedir (dir);
+          return berth_fail (err, e, "remove `%s/%s/%s`", state_root, id, de->d_name);
+        }
+    }
+  closedir (dir);
+  if (unlinkat (rootfd, id, AT_REMOVEDIR) < 0 && errno != ENOENT)
+    return berth_fail (err, errno, "remove state dir `%s/%s`", state_root, id);
+  return 0;
+}
+
+int
+berth_write_file_atomic (int dirfd, const char *name, const char *data, size_t len, mode_t mode, berth_err *err)
+{
+  char tmp[256];
+  cleanup_close int fd = -1;
+  size_t off = 0;
+
+  snprintf (tmp, sizeof (tmp), ".%s.tmp", name);
+  fd = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0)
+    return berth_fail (err, errno, "create `%s`", tmp);
+  while (off < len)
+    {
+      ssize_t n = write (fd, data + off, len - off);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int e = errno;
+          unlinkat (dirfd, tmp, 0);
+          return berth_fail (err, e, "write `%s`", tmp);
+        }
+      off += n;
+    }
+  if (renameat (dirfd, tmp, dirfd, name) < 0)
+    {
+      int e = errno;
+      unlinkat (dirfd, tmp, 0);
+      return berth_fail (err, e, "rename `%s` to `%s`", tmp, name);
+    }
+  return 0;
+}
+
+int
+berth_state_save (int dirfd, const struct berth_state *st, berth_err *err)
+{
+  json_t *obj = json_object ();
+  cleanup_free char *text = NULL;
+
+  json_object_set_new (obj, "id", json_string (st->id));
+  json_object_set_new (obj, "pid", json_integer (st->pid));
+  json_object_set_new (obj, "pid_start", json_integer ((json_int_t) st->pid_start));
+  json_object_set_new (obj, "bundle", json_string (st->bundle));
+  json_object_set_new (obj, "rootfs", json_string (st->rootfs));
+  json_object_set_new (obj, "created", json_string (st->created));
+  json_object_set_new (obj, "owner", json_string (st->owner ? st->owner : ""));
+  json_object_set (obj, "annotations", st->annotations ? st->annotations : json_object ());
+  if (st->annotations == NULL)
+    json_decref (json_object_get (obj, "annotations"));
+  if (st->cgroup)
+    json_object_set_new (obj, "cgroup", berth_cgroup_to_json (st->cgroup));
+  json_object_set_new (obj, "new_pid_ns", json_boolean (st->new_pid_ns));
+  text = json_dumps (obj, JSON_COMPACT);
+  json_decref (obj);
+  if (text == NULL)
+    return berth_fail (err, ENOMEM, "serialize state");
+  return berth_write_file_atomic (dirfd, "state.json", text, strlen (text), 0600, err);
+}
+
+static char *
+dup_string_member (json_t *obj, const char *key)
+{
+  const char *s = json_string_value (json_object_get (obj, key));
+  return strdup (s ? s : "");
+}
+
+struct berth_state *
+berth_state_load (int dirfd, const char *id, berth_err *err)
+{
+  cleanup_close int fd = openat (dirfd, "state.json", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  json_error_t jerr;
+  json_t *obj;
+  struct berth_state *st;
+  json_t *cg;
+
+  if (fd < 0 && errno == ENOENT)
+    return (berth_fail (err, 0, "container %s is being created (no state yet)", id), NULL);
+  if (fd < 0)
+    return (berth_fail (err, errno, "open state of `%s`", id), NULL);
+  obj = json_loadfd (fd, 0, &jerr);
+  if (obj == NULL || !json_is_object (obj))
+    {
+      json_decref (obj);
+      return (berth_fail (err, 0, "state of `%s` is corrupt: %s", id, jerr.text), NULL);
+    }
+  st = calloc (1, sizeof (*st));
+  st->id = dup_string_member (obj, "id");
+  st->pid = (pid_t) json_integer_value (json_object_get (obj, "pid"));
+  st->pid_start = (unsigned long long) json_integer_value (json_object_get (obj, "pid_start"));
+  st->bundle = dup_string_member (obj, "bundle");
+  st->rootfs = dup_string_member (obj, "rootfs");
+  st->created = dup_string_member (obj, "created");
+  st->owner = dup_string_member (obj, "owner");
+  st->annotations = json_incref (json_object_get (obj, "annotations"));
+  if (st->annotations == NULL)
+    st->annotations = json_object ();
+  st->new_pid_ns = json_is_true (json_object_get (obj, "new_pid_ns"));
+  cg = json_object_get (obj, "cgroup");
+  if (cg != NULL)
+    {
+      st->cgroup = berth_cgroup_from_json (cg, err);
+      if (st->cgroup == NULL)
+        {
+          json_decref (obj);
+          berth_state_free (st);
+          return NULL;
+        }
+    }
+  json_decref (obj);
+  return st;
+}
+
+unsigned long long
+berth_proc_start_time (pid_t pid)
+{
+  char path[64], buf[1024];
+  cleanup_close int fd = -1;
+  ssize_t n;
+  char *p;
+  unsigned long long start = 0;
+  char state;
+
+  snprintf (path, sizeof (path), "/proc/%d/stat", pid);
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  n = read (fd, buf, sizeof (buf) - 1);
+  if (n <= 0)
+    return 0;
+  buf[n] = '\0';
+  /* comm may hold spaces and parentheses: fields start after the last ')'. */
+  p = strrchr (buf, ')');
+  if (p == NULL)
+    return 0;
+  if (sscanf (p + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &state, &start)
+      != 2)
+    return 0;
+  /* A zombie has finished: engines expect "stopped" for it. */
+  if (state == 'Z' || state == 'X')
+    return 0;
+  return start;
+}
+
+enum berth_status
+berth_state_status (int dirfd, const struct berth_state *st)
+{
+  struct stat sb;
+  bool frozen = false;
+
+  if (st->pid <= 0 || berth_proc_start_time (st->pid) != st->pid_start)
+    return BERTH_STATUS_STOPPED;
+  if (fstatat (dirfd, BERTH_EXEC_FIFO, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+    return BERTH_STATUS_CREATED;
+  if (st->cgroup != NULL)
+    {
+      berth_err ignored = NULL;
+      if (berth_cgroup_is_frozen (st->cgroup, &frozen, &ignored) < 0)
+        berth_err_free (&ignored);
+      if (frozen)
+        return BERTH_STATUS_PAUSED;
+    }
+  return BERTH_STATUS_RUNNING;
+}
+
+char *
+berth_now_rfc3339 (void)
+{
+  struct timespec ts;
+  struct tm tm;
+  char buf[64];
+  char *out = NULL;
+
+  clock_gettime (CLOCK_REALTIME, &ts);
+  gmtime_r (&ts.tv_sec, &tm);
+  strftime (buf, sizeof (buf), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (asprintf (&out, "%s.%09ldZ", buf, ts.tv_nsec) < 0)
+    return NULL;
+  return out;
+}
