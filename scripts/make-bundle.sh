@@ -54,8 +54,12 @@ chown 1000:1000 "$rootfs/home/user"
 
 [ "$rootfs_only" = 1 ] && exit 0
 
+berth=${BERTH:-berth}
+case $berth in  # a relative path must survive the cd below
+*/*) berth=$(cd "$(dirname "$berth")" && pwd)/$(basename "$berth") ;;
+esac
 rm -f "$dir/config.json"
-(cd "$dir" && ${BERTH:-berth} spec)
+(cd "$dir" && "$berth" spec)
 ARGS=${ARGS:-'["sh"]'} "$python" - "$dir/config.json" <<'PY'
 import json, os, sys
 path = sys.argv[1]

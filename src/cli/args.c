@@ -22,7 +22,7 @@ name_in_list (const char *names, const char *name, size_t len, int *position)
       const char *end = p;
       while (*end != '\0' && *end != ',' && *end != ' ')
         end++;
-      if ((size_t) (end - p) == len && len > 0 && memcmp (p, name, len) == 0)
+      if ((size_t)(end - p) == len && len > 0 && memcmp (p, name, len) == 0)
         {
           if (position != NULL)
             *position = index;
@@ -61,9 +61,9 @@ find_flag (const struct berth_flag *flags, size_t n_flags, const char *name, siz
 {
   for (size_t i = 0; i < n_flags; i++)
     if (name_in_list (flags[i].names, name, len, position))
-      return (int) i;
+      return (int)i;
   if (name_in_list (HELP_NAMES, name, len, position))
-    return (int) n_flags;  /* the implicit help flag */
+    return (int)n_flags; /* the implicit help flag */
   return -1;
 }
 
@@ -71,7 +71,7 @@ int
 berth_flag_find (const struct berth_flag *flags, size_t n_flags, const char *name)
 {
   int i = find_flag (flags, n_flags, name, strlen (name), NULL);
-  return i == (int) n_flags ? -1 : i;
+  return i == (int)n_flags ? -1 : i;
 }
 
 int
@@ -170,8 +170,7 @@ reorder_words (const struct berth_flag *flags, size_t n_flags, int argc, char **
 }
 
 static int
-set_value (const struct berth_flag *flag, struct berth_flag_value *v, const char *name, const char *value,
-           char **error)
+set_value (const struct berth_flag *flag, struct berth_flag_value *v, const char *name, const char *value, char **error)
 {
   long long n;
   int r;
@@ -179,7 +178,7 @@ set_value (const struct berth_flag *flag, struct berth_flag_value *v, const char
   switch (flag->type)
     {
     case BERTH_FLAG_BOOL:
-      break;  /* handled by the caller: no value word */
+      break; /* handled by the caller: no value word */
     case BERTH_FLAG_STRING:
       v->s = value;
       break;
@@ -215,7 +214,7 @@ parse_one (const struct berth_flag *flags, size_t n_flags, char **words, size_t 
   const char *word = words[(*i)++];
   const char *name = word + (word[1] == '-' ? 2 : 1);
   const char *eq = name[0] != '\0' ? strchr (name + 1, '=') : NULL;
-  size_t len = eq != NULL ? (size_t) (eq - name) : strlen (name);
+  size_t len = eq != NULL ? (size_t)(eq - name) : strlen (name);
   const char *value = eq != NULL ? eq + 1 : NULL;
   char *plain = strndup (name, len);
   int position = 0;
@@ -232,12 +231,12 @@ parse_one (const struct berth_flag *flags, size_t n_flags, char **words, size_t 
   index = find_flag (flags, n_flags, name, len, &position);
   if (index < 0)
     ret = fail (error, "flag provided but not defined: -%s", plain);
-  else if (index == (int) n_flags || flags[index].type == BERTH_FLAG_BOOL)
+  else if (index == (int)n_flags || flags[index].type == BERTH_FLAG_BOOL)
     {
       bool b = true;
       if (value != NULL && berth_parse_bool (value, &b) < 0)
         ret = fail (error, "invalid boolean value \"%s\" for -%s: parse error", value, plain);
-      else if (index == (int) n_flags)
+      else if (index == (int)n_flags)
         out->help = b;
       else
         out->values[index].b = b;
@@ -251,7 +250,7 @@ parse_one (const struct berth_flag *flags, size_t n_flags, char **words, size_t 
       else
         ret = set_value (&flags[index], &out->values[index], plain, value, error);
     }
-  if (ret == 0 && index < (int) n_flags)
+  if (ret == 0 && index < (int)n_flags)
     {
       /* urfave refuses a flag given by two of its names. */
       if (out->values[index].set && used_name[index] != position)
@@ -261,7 +260,7 @@ parse_one (const struct berth_flag *flags, size_t n_flags, char **words, size_t 
           int second = used_name[index] < position ? position : used_name[index];
           const char *n1 = nth_name (flags[index].names, first, &l1);
           const char *n2 = nth_name (flags[index].names, second, &l2);
-          ret = fail (error, "Cannot use two forms of the same flag: %.*s %.*s", (int) l2, n2, (int) l1, n1);
+          ret = fail (error, "Cannot use two forms of the same flag: %.*s %.*s", (int)l2, n2, (int)l1, n1);
         }
       out->values[index].set = true;
       used_name[index] = position;
@@ -287,7 +286,7 @@ berth_args_parse (const struct berth_flag *flags, size_t n_flags, int argc, char
   if (out->values == NULL || out->positional == NULL || used_name == NULL)
     abort ();
 
-  while (i < (size_t) argc)
+  while (i < (size_t)argc)
     {
       const char *word = words[i];
       if (strlen (word) < 2 || word[0] != '-')
@@ -302,7 +301,7 @@ berth_args_parse (const struct berth_flag *flags, size_t n_flags, int argc, char
         break;
     }
   if (ret == 0)
-    for (; i < (size_t) argc; i++)
+    for (; i < (size_t)argc; i++)
       out->positional[out->n_positional++] = words[i];
 
   free (used_name);

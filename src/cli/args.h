@@ -30,7 +30,7 @@ enum berth_flag_type
 
 struct berth_flag
 {
-  const char *names;        /* "bundle, b": long name first, as runc's help shows them */
+  const char *names; /* "bundle, b": long name first, as runc's help shows them */
   enum berth_flag_type type;
   const char *usage;        /* help text */
   const char *default_text; /* shown as (default: ...) in help; NULL: none */
@@ -38,21 +38,21 @@ struct berth_flag
 
 struct berth_flag_value
 {
-  bool set;             /* the flag was given at least once */
+  bool set; /* the flag was given at least once */
   bool b;
-  const char *s;        /* STRING / INT: the text given (last one wins) */
+  const char *s; /* STRING / INT: the text given (last one wins) */
   long long i;
-  const char **list;    /* *_LIST: every value, in order */
+  const char **list; /* *_LIST: every value, in order */
   size_t n_list;
 };
 
 struct berth_args
 {
-  struct berth_flag_value *values;  /* one per flag, same order */
+  struct berth_flag_value *values; /* one per flag, same order */
   size_t n_values;
-  char **positional;                /* borrowed from argv */
+  char **positional; /* borrowed from argv */
   size_t n_positional;
-  bool help;                        /* -h / --help was given */
+  bool help; /* -h / --help was given */
 };
 
 /* Parse argv[0..argc) (no command name) against flags.  Returns 0, or -1 with

@@ -22,23 +22,23 @@
 /* Global flags and what main derived from them. */
 struct berth_cli
 {
-  const char *argv0;         /* as invoked: runc names itself so in messages */
-  struct berth_context ctx;  /* what the library needs */
-  const char *rootless;      /* "true", "false" or "auto" (accepted, unused yet) */
+  const char *argv0;        /* as invoked: runc names itself so in messages */
+  struct berth_context ctx; /* what the library needs */
+  const char *rootless;     /* "true", "false" or "auto" (accepted, unused yet) */
 };
 
 struct berth_cli_command
 {
   const char *name;
-  const char *summary;      /* one line, for the command list and NAME */
-  const char *usage;        /* the arguments, e.g. "<container-id>", maybe followed by prose
-                               ("[command options]" is added when there are flags) */
-  const char *description;  /* DESCRIPTION section of the help, or NULL */
+  const char *summary;     /* one line, for the command list and NAME */
+  const char *usage;       /* the arguments, e.g. "<container-id>", maybe followed by prose
+                              ("[command options]" is added when there are flags) */
+  const char *description; /* DESCRIPTION section of the help, or NULL */
   const struct berth_flag *flags;
   size_t n_flags;
   int min_args;
-  int max_args;             /* -1: no maximum */
-  bool skip_reorder;        /* flags only before the id (exec, ps: the rest is the command's) */
+  int max_args;      /* -1: no maximum */
+  bool skip_reorder; /* flags only before the id (exec, ps: the rest is the command's) */
   int (*run) (struct berth_cli *cli, const struct berth_args *args, berth_err *err);
 };
 
@@ -80,21 +80,23 @@ char *berth_cli_abs_path (const char *path, berth_err *err);
 bool berth_cli_is_not_exist (const struct berth_error *err);
 
 /* The flags create and run share, as table entries. */
-#define BERTH_CREATE_FLAGS                                                                                      \
-  { "bundle, b", BERTH_FLAG_STRING, "path to the root of the bundle directory, defaults to the current directory", \
-    NULL },                                                                                                     \
-  { "console-socket", BERTH_FLAG_STRING,                                                                         \
-    "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the "          \
-    "console's pseudoterminal", NULL },                                                                         \
-  { "pid-file", BERTH_FLAG_STRING, "specify the file to write the process id to", NULL },                        \
-  { "no-pivot", BERTH_FLAG_BOOL,                                                                                 \
-    "do not use pivot root to jail process inside rootfs.  This should be used whenever the rootfs is on top "   \
-    "of a ramdisk", NULL },                                                                                     \
-  { "no-new-keyring", BERTH_FLAG_BOOL,                                                                           \
-    "do not create a new session keyring for the container.  This will cause the container to inherit the "      \
-    "calling processes session key", NULL },                                                                    \
-  { "preserve-fds", BERTH_FLAG_INT,                                                                              \
+/* clang-format off */
+#define BERTH_CREATE_FLAGS                                                                                    \
+  { "bundle, b", BERTH_FLAG_STRING,                                                                           \
+    "path to the root of the bundle directory, defaults to the current directory", NULL },                    \
+  { "console-socket", BERTH_FLAG_STRING,                                                                      \
+    "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the "       \
+    "console's pseudoterminal", NULL },                                                                      \
+  { "pid-file", BERTH_FLAG_STRING, "specify the file to write the process id to", NULL },                     \
+  { "no-pivot", BERTH_FLAG_BOOL,                                                                              \
+    "do not use pivot root to jail process inside rootfs.  This should be used whenever the rootfs is on "    \
+    "top of a ramdisk", NULL },                                                                              \
+  { "no-new-keyring", BERTH_FLAG_BOOL,                                                                        \
+    "do not create a new session keyring for the container.  This will cause the container to inherit the "   \
+    "calling processes session key", NULL },                                                                 \
+  { "preserve-fds", BERTH_FLAG_INT,                                                                           \
     "Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)", "0" }
+/* clang-format on */
 
 /* Fill create options from the create/run flags and the id.  The bundle and
  * pid file are made absolute (runc does); *owned_bundle and *owned_pid_file

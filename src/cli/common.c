@@ -98,8 +98,7 @@ berth_cli_is_not_exist (const struct berth_error *err)
 
 int
 berth_cli_create_options (const struct berth_cli_command *cmd, const struct berth_args *args,
-                          struct berth_create_options *opts, char **owned_bundle, char **owned_pid_file,
-                          berth_err *err)
+                          struct berth_create_options *opts, char **owned_bundle, char **owned_pid_file, berth_err *err)
 {
   const char *bundle = berth_cli_flag (cmd, args, "bundle")->s;
   const struct berth_flag_value *preserve = berth_cli_flag (cmd, args, "preserve-fds");
@@ -130,6 +129,6 @@ berth_cli_create_options (const struct berth_cli_command *cmd, const struct bert
   opts->no_new_keyring = berth_cli_flag (cmd, args, "no-new-keyring")->b;
   if (preserve->i < 0 || preserve->i > INT_MAX)
     return berth_fail (err, 0, "invalid --preserve-fds value: %s", preserve->s);
-  opts->preserve_fds = (int) preserve->i;
+  opts->preserve_fds = (int)preserve->i;
   return 0;
 }

@@ -25,9 +25,16 @@ const struct berth_cli_command berth_cmd_create = {
   .name = "create",
   .summary = "create a container",
   .usage = "<container-id>"
-            "\n\nWhere \"<container-id>\" is your name for the instance of the container that you\n"
-            "are starting. The name you provide for the container instance must be unique on\n"
-            "your host.",
+           "\n\nWhere \"<container-id>\" is your name for the instance of the container that you\n"
+           "are starting. The name you provide for the container instance must be unique on\n"
+           "your host.",
+  .description = "The create command creates an instance of a container for a bundle. The bundle\n"
+                 "is a directory with a specification file named \"config.json\" and a root\n"
+                 "filesystem.\n\n"
+                 "The specification file includes an args parameter. The args parameter is used\n"
+                 "to specify command(s) that get run when the container is started. To change the\n"
+                 "command(s) that get executed on start, edit the args parameter of the spec. See\n"
+                 "\"berth spec --help\" for more explanation.",
   .flags = create_flags,
   .n_flags = BERTH_N_FLAGS (create_flags),
   .min_args = 1,

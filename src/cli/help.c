@@ -27,7 +27,7 @@ flag_names (const struct berth_flag *flag, char *out, size_t size)
       size_t len = strcspn (p, ", ");
       if (len == 0)
         break;
-      n += snprintf (out + n, size - n, "%s%s%.*s%s", n > 0 ? ", " : "", len == 1 ? "-" : "--", (int) len, p,
+      n += snprintf (out + n, size - n, "%s%s%.*s%s", n > 0 ? ", " : "", len == 1 ? "-" : "--", (int)len, p,
                      flag->type == BERTH_FLAG_BOOL ? "" : " value");
       p += len;
     }
@@ -55,14 +55,14 @@ print_flag_table (const struct berth_flag *flags, size_t n_flags, bool with_help
           const struct berth_flag *f = &flags[i];
           bool quote = f->type == BERTH_FLAG_STRING;
           flag_names (f, names, sizeof (names));
-          printf ("   %-*s  %s", (int) width, names, f->usage);
+          printf ("   %-*s  %s", (int)width, names, f->usage);
           if (f->default_text != NULL)
             printf (quote ? " (default: \"%s\")" : " (default: %s)", f->default_text);
         }
       else if (i == n_flags)
-        printf ("   %-*s  %s", (int) width, "--help, -h", "show help");
+        printf ("   %-*s  %s", (int)width, "--help, -h", "show help");
       else
-        printf ("   %-*s  %s", (int) width, "--version, -v", "print the version");
+        printf ("   %-*s  %s", (int)width, "--version, -v", "print the version");
       putchar ('\n');
     }
 }
@@ -116,8 +116,8 @@ berth_cli_print_app_help (const struct berth_cli *cli, const struct berth_cli_co
     if (strlen (commands[i]->name) > width)
       width = strlen (commands[i]->name);
   for (size_t i = 0; i < n_commands; i++)
-    printf ("   %-*s  %s\n", (int) width, commands[i]->name, commands[i]->summary);
-  printf ("   %-*s  %s\n", (int) width, "help, h", "Shows a list of commands or help for one command");
+    printf ("   %-*s  %s\n", (int)width, commands[i]->name, commands[i]->summary);
+  printf ("   %-*s  %s\n", (int)width, "help, h", "Shows a list of commands or help for one command");
   printf ("\nGLOBAL OPTIONS:\n");
   print_flag_table (berth_global_flags, berth_n_global_flags, true);
 }

@@ -25,9 +25,9 @@ parse_signal (const char *text)
   errno = 0;
   n = strtol (text, &end, 10);
   if (text[0] != '\0' && *end == '\0' && errno == 0 && n >= INT_MIN && n <= INT_MAX)
-    return (int) n;
+    return (int)n;
   for (i = 0; text[i] != '\0' && i < sizeof (upper) - 1; i++)
-    upper[i] = (char) toupper ((unsigned char) text[i]);
+    upper[i] = (char)toupper ((unsigned char)text[i]);
   upper[i] = '\0';
   if (text[i] != '\0' || i == 0)
     return -1;

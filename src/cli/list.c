@@ -20,7 +20,7 @@ text_width (const char *s)
   size_t n = 0;
 
   for (; *s != '\0'; s++)
-    if (((unsigned char) *s & 0xc0) != 0x80)
+    if (((unsigned char)*s & 0xc0) != 0x80)
       n++;
   return n;
 }
@@ -38,7 +38,7 @@ row_cells (const struct berth_container_info *list, size_t row, char *pid, size_
       memcpy (cells, header, sizeof (header));
       return;
     }
-  snprintf (pid, pid_size, "%d", (int) c->pid);
+  snprintf (pid, pid_size, "%d", (int)c->pid);
   cells[0] = c->id;
   cells[1] = pid;
   cells[2] = berth_status_name (c->status);

@@ -14,8 +14,8 @@
 #include "util/log.h"
 
 static const struct berth_cli_command *const commands[] = {
-  &berth_cmd_create, &berth_cmd_delete, &berth_cmd_exec,  &berth_cmd_kill,  &berth_cmd_list,
-  &berth_cmd_ps,     &berth_cmd_run,    &berth_cmd_spec,  &berth_cmd_start, &berth_cmd_state,
+  &berth_cmd_create, &berth_cmd_delete, &berth_cmd_exec, &berth_cmd_kill,  &berth_cmd_list,
+  &berth_cmd_ps,     &berth_cmd_run,    &berth_cmd_spec, &berth_cmd_start, &berth_cmd_state,
 };
 #define N_COMMANDS (sizeof (commands) / sizeof (commands[0]))
 
@@ -29,7 +29,8 @@ const struct berth_flag berth_global_flags[] = {
   { "criu", BERTH_FLAG_STRING, "path to the criu binary used for checkpoint and restore (accepted, unused)", "criu" },
   { "systemd-cgroup", BERTH_FLAG_BOOL,
     "enable systemd cgroup support, expects cgroupsPath to be of form \"slice:prefix:name\" for e.g. "
-    "\"system.slice:berth:434234\"", NULL },
+    "\"system.slice:berth:434234\"",
+    NULL },
   { "rootless", BERTH_FLAG_STRING, "ignore cgroup permission errors ('true', 'false', or 'auto')", "auto" },
   { "version, v", BERTH_FLAG_BOOL, "print the version", NULL },
 };
@@ -38,14 +39,22 @@ const size_t berth_n_global_flags = sizeof (berth_global_flags) / sizeof (berth_
 
 enum
 {
-  G_DEBUG, G_LOG, G_LOG_FORMAT, G_ROOT, G_CRIU, G_SYSTEMD_CGROUP, G_ROOTLESS, G_VERSION, G_COUNT
+  G_DEBUG,
+  G_LOG,
+  G_LOG_FORMAT,
+  G_ROOT,
+  G_CRIU,
+  G_SYSTEMD_CGROUP,
+  G_ROOTLESS,
+  G_VERSION,
+  G_COUNT
 };
 
 /* runc logs a usage error after printing help on stdout; exit status 1. */
 static int
 usage_error (const char *msg)
 {
-  struct berth_error e = { .msg = (char *) msg };
+  struct berth_error e = { .msg = (char *)msg };
 
   fflush (stdout);
   berth_log_error_and_print (&e);
@@ -78,11 +87,11 @@ check_arg_count (const struct berth_cli *cli, const struct berth_cli_command *cm
   char *msg = NULL;
   int r = 0;
 
-  if (cmd->min_args == cmd->max_args && n != (size_t) cmd->min_args)
+  if (cmd->min_args == cmd->max_args && n != (size_t)cmd->min_args)
     r = asprintf (&msg, "%s: \"%s\" requires exactly %d argument(s)", cli->argv0, cmd->name, cmd->min_args);
-  else if (n < (size_t) cmd->min_args)
+  else if (n < (size_t)cmd->min_args)
     r = asprintf (&msg, "%s: \"%s\" requires a minimum of %d argument(s)", cli->argv0, cmd->name, cmd->min_args);
-  else if (cmd->max_args >= 0 && n > (size_t) cmd->max_args)
+  else if (cmd->max_args >= 0 && n > (size_t)cmd->max_args)
     r = asprintf (&msg, "%s: \"%s\" requires a maximum of %d argument(s)", cli->argv0, cmd->name, cmd->max_args);
   if (r < 0)
     abort ();
@@ -208,11 +217,11 @@ main (int argc, char **argv)
       const char *name = g.positional[0];
       bool log_to_file = g.values[G_LOG].s != NULL && g.values[G_LOG].s[0] != '\0';
       if (strcmp (name, "help") == 0 || strcmp (name, "h") == 0)
-        status = run_help (&cli, (int) g.n_positional - 1, g.positional + 1, log_to_file);
+        status = run_help (&cli, (int)g.n_positional - 1, g.positional + 1, log_to_file);
       else if ((cmd = find_command (name)) == NULL)
         status = no_help_topic (name, log_to_file);
       else
-        status = run_command (&cli, cmd, (int) g.n_positional - 1, g.positional + 1);
+        status = run_command (&cli, cmd, (int)g.n_positional - 1, g.positional + 1);
     }
   fflush (stdout);
   free (parse_error);

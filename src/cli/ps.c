@@ -36,7 +36,7 @@ run_host_ps (char *const *ps_args, size_t n_args, berth_err *err)
 
   if (argv == NULL || (mem = open_memstream (&out, &len)) == NULL)
     return berth_fail (err, ENOMEM, "ps"), NULL;
-  argv[0] = (char *) "ps";
+  argv[0] = (char *)"ps";
   memcpy (argv + 1, ps_args, n_args * sizeof (char *));
   if (pipe2 (fds, O_CLOEXEC) < 0)
     return fclose (mem), free (out), berth_fail (err, errno, "pipe"), NULL;
@@ -113,7 +113,7 @@ print_matching_lines (char *output, const pid_t *pids, size_t n_pids, berth_err 
       if (field == NULL || *end != '\0')
         return berth_fail (err, 0, "unable to parse pid: %s", field != NULL ? field : line);
       for (size_t i = 0; i < n_pids; i++)
-        if (pids[i] == (pid_t) pid)
+        if (pids[i] == (pid_t)pid)
           {
             printf ("%s\n", line);
             break;
@@ -126,7 +126,7 @@ static int
 run_ps (struct berth_cli *cli, const struct berth_args *args, berth_err *err)
 {
   const char *format = berth_cli_flag (&berth_cmd_ps, args, "format")->s;
-  static char *default_args[] = { (char *) "-ef" };
+  static char *default_args[] = { (char *)"-ef" };
   cleanup_free pid_t *pids = NULL;
   cleanup_free char *output = NULL;
   size_t n = 0;

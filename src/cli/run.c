@@ -17,24 +17,34 @@ run_run (struct berth_cli *cli, const struct berth_args *args, berth_err *err)
   struct berth_create_options opts;
   char *bundle = NULL;
   char *pid_file = NULL;
+  bool detach = berth_cli_flag (&berth_cmd_run, args, "detach")->b;
   int status = 0;
   int ret;
 
   ret = berth_cli_create_options (&berth_cmd_run, args, &opts, &bundle, &pid_file, err);
   if (ret == 0)
-    ret = berth_container_run (&cli->ctx, &opts, berth_cli_flag (&berth_cmd_run, args, "detach")->b, &status, err);
+    ret = berth_container_run (&cli->ctx, &opts, detach, &status, err);
   free (bundle);
   free (pid_file);
-  return ret < 0 ? -1 : status;
+  if (ret < 0)
+    return -1;
+  return detach ? 0 : status;
 }
 
 const struct berth_cli_command berth_cmd_run = {
   .name = "run",
   .summary = "create and run a container",
   .usage = "<container-id>"
-            "\n\nWhere \"<container-id>\" is your name for the instance of the container that you\n"
-            "are starting. The name you provide for the container instance must be unique on\n"
-            "your host.",
+           "\n\nWhere \"<container-id>\" is your name for the instance of the container that you\n"
+           "are starting. The name you provide for the container instance must be unique on\n"
+           "your host.",
+  .description = "The run command creates an instance of a container for a bundle. The bundle\n"
+                 "is a directory with a specification file named \"config.json\" and a root\n"
+                 "filesystem.\n\n"
+                 "The specification file includes an args parameter. The args parameter is used\n"
+                 "to specify command(s) that get run when the container is started. To change the\n"
+                 "command(s) that get executed on start, edit the args parameter of the spec. See\n"
+                 "\"berth spec --help\" for more explanation.",
   .flags = run_flags,
   .n_flags = BERTH_N_FLAGS (run_flags),
   .min_args = 1,

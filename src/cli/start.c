@@ -11,9 +11,10 @@ const struct berth_cli_command berth_cmd_start = {
   .name = "start",
   .summary = "executes the user defined process in a created container",
   .usage = "<container-id>"
-            "\n\nWhere \"<container-id>\" is your name for the instance of the container that you\n"
-            "are starting. The name you provide for the container instance must be unique on\n"
-            "your host.",
+           "\n\nWhere \"<container-id>\" is your name for the instance of the container that you\n"
+           "are starting. The name you provide for the container instance must be unique on\n"
+           "your host.",
+  .description = "The start command executes the user defined process in a created container.",
   .min_args = 1,
   .max_args = 1,
   .run = run_start,

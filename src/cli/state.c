@@ -22,7 +22,8 @@ const struct berth_cli_command berth_cmd_state = {
   .name = "state",
   .summary = "output the state of a container",
   .usage = "<container-id>"
-            "\n\nWhere \"<container-id>\" is your name for the instance of the container.",
+           "\n\nWhere \"<container-id>\" is your name for the instance of the container.",
+  .description = "The state command outputs current state information for the\ninstance of a container.",
   .min_args = 1,
   .max_args = 1,
   .run = run_state,

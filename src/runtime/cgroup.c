@@ -27,7 +27,7 @@ struct cg_mount
 {
   char *root;
   char *point;
-  char *super;   /* super options */
+  char *super; /* super options */
   bool v2;
 };
 
@@ -50,10 +50,9 @@ cg_unescape_mountinfo (char *s)
 
   for (char *r = s; *r != '\0'; r++)
     {
-      if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7'
-          && r[3] >= '0' && r[3] <= '7')
+      if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0' && r[3] <= '7')
         {
-          *w++ = (char) (((r[1] - '0') << 6) | ((r[2] - '0') << 3) | (r[3] - '0'));
+          *w++ = (char)(((r[1] - '0') << 6) | ((r[2] - '0') << 3) | (r[3] - '0'));
           r += 3;
         }
       else
@@ -72,7 +71,7 @@ cg_list_has (const char *list, const char *name)
   for (const char *p = list; *p != '\0';)
     {
       const char *end = strchr (p, ',');
-      size_t l = end ? (size_t) (end - p) : strlen (p);
+      size_t l = end ? (size_t)(end - p) : strlen (p);
 
       if (l == len && strncmp (p, name, len) == 0)
         return true;
@@ -203,8 +202,7 @@ pick_mount (const struct cg_mount *m, size_t n, bool v2, const char *controllers
       if (m[i].v2 != v2 || (!v2 && !mount_holds (&m[i], controllers)))
         continue;
       /* Prefer a mount of the part of the tree the caller is in. */
-      if (strcmp (m[i].root, "/") == 0
-          || (strncmp (own, m[i].root, len) == 0 && (own[len] == '/' || own[len] == '\0')))
+      if (strcmp (m[i].root, "/") == 0 || (strncmp (own, m[i].root, len) == 0 && (own[len] == '/' || own[len] == '\0')))
         return &m[i];
       if (first == NULL)
         first = &m[i];
@@ -213,8 +211,8 @@ pick_mount (const struct cg_mount *m, size_t n, bool v2, const char *controllers
 }
 
 int
-cg_discover (struct berth_cgroup *cg, const char *mountinfo, const char *self_cgroup,
-             const char *v2_controllers, berth_err *err)
+cg_discover (struct berth_cgroup *cg, const char *mountinfo, const char *self_cgroup, const char *v2_controllers,
+             berth_err *err)
 {
   struct cg_mount *mounts = NULL;
   size_t n_mounts = 0;
@@ -295,8 +293,7 @@ cg_resolve_paths (struct berth_cgroup *cg, const char *cgroups_path, const char 
 
   if (cgroups_path == NULL || *cgroups_path == '\0')
     {
-      if (id == NULL || *id == '\0' || strchr (id, '/') != NULL || strcmp (id, ".") == 0
-          || strcmp (id, "..") == 0)
+      if (id == NULL || *id == '\0' || strchr (id, '/') != NULL || strcmp (id, ".") == 0 || strcmp (id, "..") == 0)
         return berth_fail (err, 0, "invalid container id `%s` for a cgroup name", id ? id : "");
       cgroups_path = id;
     }
@@ -320,8 +317,8 @@ cg_resolve_paths (struct berth_cgroup *cg, const char *cgroups_path, const char 
 }
 
 struct berth_cgroup *
-cg_resolve_text (const char *mountinfo, const char *self_cgroup, const char *v2_controllers,
-                 const char *cgroups_path, const char *id, berth_err *err)
+cg_resolve_text (const char *mountinfo, const char *self_cgroup, const char *v2_controllers, const char *cgroups_path,
+                 const char *id, berth_err *err)
 {
   struct berth_cgroup *cg = calloc (1, sizeof (*cg));
 
@@ -370,7 +367,7 @@ slurp (const char *path, berth_err *err)
         }
       if (r == 0)
         break;
-      len += (size_t) r;
+      len += (size_t)r;
     }
   buf[len] = '\0';
   return buf;
@@ -488,11 +485,11 @@ cg_swap_to_v2 (int64_t swap, int64_t limit, bool *write, int64_t *out, berth_err
   if (limit == 0 || limit == -1)
     return berth_fail (err, 0, "linux.resources.memory.swap: cannot limit swap without a memory limit");
   if (limit < 0 || swap < 0)
-    return berth_fail (err, 0, "linux.resources.memory: invalid memory (%lld) or swap (%lld) value",
-                       (long long) limit, (long long) swap);
+    return berth_fail (err, 0, "linux.resources.memory: invalid memory (%lld) or swap (%lld) value", (long long)limit,
+                       (long long)swap);
   if (swap < limit)
     return berth_fail (err, 0, "linux.resources.memory.swap: memory+swap limit (%lld) must be >= memory limit (%lld)",
-                       (long long) swap, (long long) limit);
+                       (long long)swap, (long long)limit);
   *write = true;
   *out = swap - limit;
   return 0;
@@ -507,12 +504,20 @@ berth_cgroup_to_json (const struct berth_cgroup *cg)
     {
       const struct cg_hier *h = &cg->h[i];
 
-      json_array_append_new (arr, json_pack ("{s:i, s:s, s:s, s:s, s:s, s:i}", "version", h->version,
-                                             "controllers", h->controllers, "mount", h->mount,
-                                             "own", h->own, "path", h->path ? h->path : "",
-                                             "created", (int) h->created));
+      json_array_append_new (arr, json_pack ("{s:i, s:s, s:s, s:s, s:s, s:i}", "version", h->version, "controllers",
+                                             h->controllers, "mount", h->mount, "own", h->own, "path",
+                                             h->path ? h->path : "", "created", (int)h->created));
     }
   return json_pack ("{s:o}", "hierarchies", arr);
+}
+
+static bool
+has_dotdot (const char *path)
+{
+  for (const char *p = strstr (path, "/.."); p != NULL; p = strstr (p + 1, "/.."))
+    if (p[3] == '/' || p[3] == '\0')
+      return true;
+  return false;
 }
 
 struct berth_cgroup *
@@ -531,26 +536,27 @@ berth_cgroup_from_json (json_t *obj, berth_err *err)
   if (cg->h == NULL)
     abort ();
   json_array_foreach (arr, i, v)
-    {
-      struct cg_hier *h = &cg->h[i];
-      const char *ctl, *mount, *own, *path;
-      int version, created;
+  {
+    struct cg_hier *h = &cg->h[i];
+    const char *ctl, *mount, *own, *path;
+    int version, created;
 
-      if (json_unpack (v, "{s:i, s:s, s:s, s:s, s:s, s:i}", "version", &version, "controllers", &ctl,
-                       "mount", &mount, "own", &own, "path", &path, "created", &created) < 0
-          || (version != 1 && version != 2) || created < 0 || path[0] != '/'
-          || strncmp (path, mount, strlen (mount)) != 0)
-        goto bad;
-      cg->n++;
-      h->version = version;
-      h->created = (unsigned) created;
-      h->controllers = strdup (ctl);
-      h->mount = strdup (mount);
-      h->own = strdup (own);
-      h->path = strdup (path);
-      if (h->controllers == NULL || h->mount == NULL || h->own == NULL || h->path == NULL)
-        abort ();
-    }
+    if (json_unpack (v, "{s:i, s:s, s:s, s:s, s:s, s:i}", "version", &version, "controllers", &ctl, "mount", &mount,
+                     "own", &own, "path", &path, "created", &created)
+            < 0
+        || (version != 1 && version != 2) || created < 0 || path[0] != '/' || strncmp (path, mount, strlen (mount)) != 0
+        || has_dotdot (path))
+      goto bad;
+    cg->n++;
+    h->version = version;
+    h->created = (unsigned)created;
+    h->controllers = strdup (ctl);
+    h->mount = strdup (mount);
+    h->own = strdup (own);
+    h->path = strdup (path);
+    if (h->controllers == NULL || h->mount == NULL || h->own == NULL || h->path == NULL)
+      abort ();
+  }
   return cg;
 
 bad:

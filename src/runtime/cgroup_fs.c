@@ -18,7 +18,7 @@
 
 #include "util/cleanup.h"
 
-#define CG_WAIT_MS 1000      /* for EBUSY on rmdir and for processes to die */
+#define CG_WAIT_MS 1000 /* for EBUSY on rmdir and for processes to die */
 #define CG_FREEZE_MS 2000
 
 static void
@@ -62,7 +62,7 @@ cg_write (const char *dir, const char *file, const char *value, berth_err *err)
   while (r < 0 && errno == EINTR);
   if (r < 0)
     return berth_fail (err, errno, "write `%s` to `%s`", value, path);
-  if ((size_t) r != len)
+  if ((size_t)r != len)
     return berth_fail (err, EIO, "short write of `%s` to `%s`", value, path);
   return 0;
 }
@@ -116,7 +116,7 @@ cg_read (const char *dir, const char *file, char **out, berth_err *err)
         }
       if (r == 0)
         break;
-      len += (size_t) r;
+      len += (size_t)r;
     }
   while (len > 0 && buf[len - 1] == '\n')
     len--;
@@ -200,8 +200,7 @@ cpuset_copy_parent (const struct cg_hier *h, berth_err *err)
             return -1;
           if (*mine != '\0')
             continue;
-          if (cg_read (parent, files[i], &parent_val, err) < 0
-              || cg_write (dir, files[i], parent_val, err) < 0)
+          if (cg_read (parent, files[i], &parent_val, err) < 0 || cg_write (dir, files[i], parent_val, err) < 0)
             return -1;
         }
     }
@@ -322,7 +321,7 @@ remove_created (struct cg_hier *h, berth_err *err)
     {
       char *slash = strrchr (dir, '/');
 
-      if (slash == NULL || (size_t) (slash - dir) <= mount_len (h))
+      if (slash == NULL || (size_t)(slash - dir) <= mount_len (h))
         break;
       *slash = '\0';
       if (rmdir_retry (dir, false) < 0)
@@ -375,7 +374,7 @@ int
 berth_cgroup_enter (const struct berth_cgroup *cg, pid_t pid, berth_err *err)
 {
   for (size_t i = 0; i < cg->n; i++)
-    if (cg_writef (cg->h[i].path, "cgroup.procs", err, "%d", (int) pid) < 0)
+    if (cg_writef (cg->h[i].path, "cgroup.procs", err, "%d", (int)pid) < 0)
       {
         if ((*err)->errnum == ENOSPC)
           cg_hint (err, "empty cpuset.cpus or cpuset.mems?");
@@ -427,7 +426,7 @@ collect_pids (const char *dir, pid_t **pids, size_t *n, bool top, berth_err *err
       *pids = realloc (*pids, (*n + 1) * sizeof (**pids));
       if (*pids == NULL)
         abort ();
-      (*pids)[(*n)++] = (pid_t) v;
+      (*pids)[(*n)++] = (pid_t)v;
       p = end;
       while (*p == '\n')
         p++;
@@ -456,7 +455,7 @@ collect_pids (const char *dir, pid_t **pids, size_t *n, bool top, berth_err *err
 static int
 cmp_pid (const void *a, const void *b)
 {
-  pid_t x = *(const pid_t *) a, y = *(const pid_t *) b;
+  pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
 
   return (x > y) - (x < y);
 }
@@ -600,7 +599,7 @@ signal_all (const struct berth_cgroup *cg, int sig, berth_err *err)
     return -1;
   for (size_t i = 0; i < n; i++)
     if (kill (pids[i], sig) < 0 && errno != ESRCH)
-      return berth_fail (err, errno, "kill %d", (int) pids[i]);
+      return berth_fail (err, errno, "kill %d", (int)pids[i]);
   return 0;
 }
 
@@ -614,7 +613,7 @@ berth_cgroup_kill_all (const struct berth_cgroup *cg, int sig, berth_err *err)
   int ret;
 
   if (fz != NULL && access (fz->path, F_OK) < 0)
-    return 0;   /* already gone */
+    return 0; /* already gone */
   if (fz != NULL && berth_cgroup_is_frozen (cg, &was_frozen, &ignored) < 0)
     berth_err_free (&ignored);
   /* cgroup.kill (Linux 5.14) kills the whole subtree atomically; on hybrid

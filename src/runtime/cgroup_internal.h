@@ -21,14 +21,14 @@
 /* One hierarchy and the container's directory in it. */
 struct cg_hier
 {
-  int version;        /* 1 or 2 */
-  char *controllers;  /* comma-separated; v1: as in /proc/self/cgroup
-                         ("cpu,cpuacct", "name=systemd"); v2: the root's
-                         cgroup.controllers ("memory,pids,hugetlb") */
-  char *mount;        /* where the hierarchy is mounted */
-  char *own;          /* the caller's cgroup below the mount, "/" or "/a/b" */
-  char *path;         /* the container's directory (absolute) */
-  unsigned created;   /* trailing components of `path` made by create */
+  int version;       /* 1 or 2 */
+  char *controllers; /* comma-separated; v1: as in /proc/self/cgroup
+                        ("cpu,cpuacct", "name=systemd"); v2: the root's
+                        cgroup.controllers ("memory,pids,hugetlb") */
+  char *mount;       /* where the hierarchy is mounted */
+  char *own;         /* the caller's cgroup below the mount, "/" or "/a/b" */
+  char *path;        /* the container's directory (absolute) */
+  unsigned created;  /* trailing components of `path` made by create */
 };
 
 struct berth_cgroup
@@ -43,16 +43,15 @@ struct berth_cgroup
  * v2_controllers is the text of cgroup.controllers at the root of the
  * cgroup2 mount (NULL when there is none).  Sets mount, own, controllers;
  * not path. */
-int cg_discover (struct berth_cgroup *cg, const char *mountinfo, const char *self_cgroup,
-                 const char *v2_controllers, berth_err *err);
+int cg_discover (struct berth_cgroup *cg, const char *mountinfo, const char *self_cgroup, const char *v2_controllers,
+                 berth_err *err);
 
 /* Set every hierarchy's path from linux.cgroupsPath (NULL or "": id). */
 int cg_resolve_paths (struct berth_cgroup *cg, const char *cgroups_path, const char *id, berth_err *err);
 
 /* cg_discover + cg_resolve_paths. */
-struct berth_cgroup *cg_resolve_text (const char *mountinfo, const char *self_cgroup,
-                                      const char *v2_controllers, const char *cgroups_path,
-                                      const char *id, berth_err *err);
+struct berth_cgroup *cg_resolve_text (const char *mountinfo, const char *self_cgroup, const char *v2_controllers,
+                                      const char *cgroups_path, const char *id, berth_err *err);
 
 /* Undo the \ooo escapes of a mountinfo field in place. */
 void cg_unescape_mountinfo (char *s);
@@ -67,8 +66,8 @@ const struct cg_hier *cg_find_v2 (const struct berth_cgroup *cg);
 bool cg_has_v1 (const struct berth_cgroup *cg);
 
 /* Conversions, as runc and crun do them. */
-uint64_t cg_shares_to_weight (uint64_t shares);        /* cpu.shares -> cpu.weight; 0 -> 0 */
-uint64_t cg_blkio_to_io_weight (uint64_t weight);      /* blkio 10..1000 -> io 1..10000; 0 -> 0 */
+uint64_t cg_shares_to_weight (uint64_t shares);   /* cpu.shares -> cpu.weight; 0 -> 0 */
+uint64_t cg_blkio_to_io_weight (uint64_t weight); /* blkio 10..1000 -> io 1..10000; 0 -> 0 */
 /* memory.swap.max from the v1 style memory+swap and memory limits (0:
  * unset, -1: unlimited).  *write false: leave the file alone; else *out is
  * the value, -1 meaning "max". */

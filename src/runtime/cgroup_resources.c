@@ -17,13 +17,13 @@ typedef int (*cg_apply_fn) (const char *dir, const struct berth_resources *res, 
 
 struct cg_ctl
 {
-  const char *v1;        /* controller name on v1; NULL: v1 has none */
-  const char *v2;        /* controller name on v2; NULL: v2 has none */
-  const char *json;      /* for messages */
+  const char *v1;   /* controller name on v1; NULL: v1 has none */
+  const char *v2;   /* controller name on v2; NULL: v2 has none */
+  const char *json; /* for messages */
   bool (*wanted) (const struct berth_resources *res);
   cg_apply_fn apply_v1;
   cg_apply_fn apply_v2;
-  bool v2_needs_no_controller;   /* v2 applies it without a controller (devices: eBPF) */
+  bool v2_needs_no_controller; /* v2 applies it without a controller (devices: eBPF) */
 };
 
 static bool
@@ -57,8 +57,8 @@ want_blkio (const struct berth_resources *r)
 {
   return r->block_io.present
          && (r->block_io.has_weight || r->block_io.has_leaf_weight || r->block_io.n_weight_device
-             || r->block_io.n_throttle_read_bps || r->block_io.n_throttle_write_bps
-             || r->block_io.n_throttle_read_iops || r->block_io.n_throttle_write_iops);
+             || r->block_io.n_throttle_read_bps || r->block_io.n_throttle_write_bps || r->block_io.n_throttle_read_iops
+             || r->block_io.n_throttle_write_iops);
 }
 
 static bool
@@ -105,8 +105,7 @@ static const struct cg_ctl ctls[] = {
 };
 
 static int
-apply_one (const struct berth_cgroup *cg, const struct cg_ctl *c, const struct berth_resources *res,
-           berth_err *err)
+apply_one (const struct berth_cgroup *cg, const struct cg_ctl *c, const struct berth_resources *res, berth_err *err)
 {
   const struct cg_hier *h = cg_find (cg, c->v1);
   const struct cg_hier *v2 = cg_find_v2 (cg);

@@ -11,7 +11,7 @@
 #include "util/cleanup.h"
 
 #ifndef ENOTSUPP
-#define ENOTSUPP 524   /* kernel-internal, but leaks to user space from cgroupfs */
+#define ENOTSUPP 524 /* kernel-internal, but leaks to user space from cgroupfs */
 #endif
 
 static int
@@ -51,7 +51,7 @@ check_usage (const char *dir, const char *file, int64_t limit, berth_err *err)
 
   if (cg_read (dir, file, &usage, err) < 0)
     return -1;
-  if (strtoull (usage, NULL, 10) > (unsigned long long) limit)
+  if (strtoull (usage, NULL, 10) > (unsigned long long)limit)
     return berth_fail (err, 0, "memory.limit: new limit %" PRId64 " is below the current usage %s (checkBeforeUpdate)",
                        limit, usage);
   return 0;
@@ -75,7 +75,8 @@ memory_and_swap (const char *dir, const struct berth_resources *res, berth_err *
     {
       /* No swap accounting (swapaccount=0): fine when nothing would be limited. */
       if (swap != -1 && swap != limit)
-        return berth_fail (err, 0, "memory.swap: `memory.memsw.limit_in_bytes` is missing in `%s` (swap accounting off?)", dir);
+        return berth_fail (err, 0,
+                           "memory.swap: `memory.memsw.limit_in_bytes` is missing in `%s` (swap accounting off?)", dir);
       swap = 0;
     }
   if (limit != 0 && swap != 0)
@@ -119,7 +120,8 @@ cg_v1_memory (const char *dir, const struct berth_resources *res, berth_err *err
           berth_err_free (&local);
         }
     }
-  if (res->memory.has_kernel_tcp && res->memory.kernel_tcp != 0 && cg_file_exists (dir, "memory.kmem.tcp.limit_in_bytes")
+  if (res->memory.has_kernel_tcp && res->memory.kernel_tcp != 0
+      && cg_file_exists (dir, "memory.kmem.tcp.limit_in_bytes")
       && write_i64 (dir, "memory.kmem.tcp.limit_in_bytes", res->memory.kernel_tcp, err) < 0)
     return -1;
   if (res->memory.has_swappiness)
@@ -149,7 +151,8 @@ set_shares (const char *dir, uint64_t shares, berth_err *err)
     return -1;
   v = strtoull (got, NULL, 10);
   if (v != shares)
-    return berth_fail (err, 0, "write `%" PRIu64 "` to `%s/cpu.shares`: the kernel set %" PRIu64 " (the %s allowed cpu shares)",
+    return berth_fail (err, 0,
+                       "write `%" PRIu64 "` to `%s/cpu.shares`: the kernel set %" PRIu64 " (the %s allowed cpu shares)",
                        shares, dir, v, shares > v ? "maximum" : "minimum");
   return 0;
 }
@@ -253,17 +256,22 @@ cg_v1_blkio (const char *dir, const struct berth_resources *res, berth_err *err)
         return -1;
       if (wd->has_leaf_weight
           && cg_writef (dir, "blkio.leaf_weight_device", err, "%" PRId64 ":%" PRId64 " %u", wd->major, wd->minor,
-                        wd->leaf_weight) < 0)
+                        wd->leaf_weight)
+                 < 0)
         return -1;
     }
   if (write_devices (dir, "blkio.throttle.read_bps_device", res->block_io.throttle_read_bps,
-                     res->block_io.n_throttle_read_bps, err) < 0
+                     res->block_io.n_throttle_read_bps, err)
+          < 0
       || write_devices (dir, "blkio.throttle.write_bps_device", res->block_io.throttle_write_bps,
-                        res->block_io.n_throttle_write_bps, err) < 0
+                        res->block_io.n_throttle_write_bps, err)
+             < 0
       || write_devices (dir, "blkio.throttle.read_iops_device", res->block_io.throttle_read_iops,
-                        res->block_io.n_throttle_read_iops, err) < 0
+                        res->block_io.n_throttle_read_iops, err)
+             < 0
       || write_devices (dir, "blkio.throttle.write_iops_device", res->block_io.throttle_write_iops,
-                        res->block_io.n_throttle_write_iops, err) < 0)
+                        res->block_io.n_throttle_write_iops, err)
+             < 0)
     return -1;
   return 0;
 }
@@ -301,7 +309,8 @@ cg_v1_net_prio (const char *dir, const struct berth_resources *res, berth_err *e
 {
   for (size_t i = 0; i < res->network.n_priorities; i++)
     if (cg_writef (dir, "net_prio.ifpriomap", err, "%s %" PRIu32, res->network.priorities[i].name,
-                   res->network.priorities[i].priority) < 0)
+                   res->network.priorities[i].priority)
+        < 0)
       return -1;
   return 0;
 }
@@ -351,7 +360,8 @@ cg_v1_devices (const char *dir, const struct berth_resources *res, berth_err *er
       device_number (major, sizeof (major), d->major);
       device_number (minor, sizeof (minor), d->minor);
       if (cg_writef (dir, d->allow ? "devices.allow" : "devices.deny", err, "%c %s:%s %s", type, major, minor,
-                     d->access && *d->access ? d->access : "rwm") < 0)
+                     d->access && *d->access ? d->access : "rwm")
+          < 0)
         return -1;
     }
   return 0;

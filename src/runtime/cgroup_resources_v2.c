@@ -37,8 +37,9 @@ cg_v2_memory (const char *dir, const struct berth_resources *res, berth_err *err
 
       if (cg_read (dir, "memory.current", &cur, err) < 0)
         return -1;
-      if (strtoull (cur, NULL, 10) > (unsigned long long) limit)
-        return berth_fail (err, 0, "memory.limit: new limit %" PRId64 " is below the current usage %s (checkBeforeUpdate)",
+      if (strtoull (cur, NULL, 10) > (unsigned long long)limit)
+        return berth_fail (err, 0,
+                           "memory.limit: new limit %" PRId64 " is below the current usage %s (checkBeforeUpdate)",
                            limit, cur);
     }
   if (write_swap)
@@ -102,7 +103,7 @@ cg_v2_cpu (const char *dir, const struct berth_resources *res, berth_err *err)
       else
         len = snprintf (value, sizeof (value), "max");
       if (period != 0)
-        snprintf (value + len, sizeof (value) - (size_t) len, " %" PRIu64, period);
+        snprintf (value + len, sizeof (value) - (size_t)len, " %" PRIu64, period);
       if (cg_write (dir, "cpu.max", value, err) < 0)
         return -1;
     }

@@ -449,8 +449,14 @@ create_steps (struct create_job *j, bool foreground, berth_err *err)
   j->cgroup = berth_cgroup_resolve (lx->cgroups_path, o->id, err);
   if (j->cgroup == NULL)
     return -1;
-  if (berth_cgroup_create (j->cgroup, lx->resources, err) < 0)
-    return -1;
+  {
+    /* Resources as given, with the device rules every container needs. */
+    struct berth_resources res = lx->resources ? *lx->resources : (struct berth_resources){ 0 };
+    cleanup_free struct berth_device_rule *rules = devices_cgroup_rules (lx, &res.n_devices);
+    res.devices = rules;
+    if (berth_cgroup_create (j->cgroup, &res, err) < 0)
+      return -1;
+  }
   j->cgroup_made = true;
   if (open_channels (j, foreground, err) < 0)
     return -1;

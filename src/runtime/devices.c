@@ -168,3 +168,46 @@ devices_bind_console (const char *pty_path, berth_err *err)
     return berth_fail (err, errno, "open /dev/console");
   return mountfd_bind_onto (&b, target, "/dev/console", err);
 }
+
+/* The devices cgroup rules: the spec's own, then an allow rule for each
+ * linux.devices node, then the nodes every container gets (as runc: mknod of
+ * anything, the default devices, the console and ptys, and tun). */
+static const struct berth_device_rule default_rules[] = {
+  { .allow = true, .type = 'c', .major = -1, .minor = -1, .access = "m" },
+  { .allow = true, .type = 'b', .major = -1, .minor = -1, .access = "m" },
+  { .allow = true, .type = 'c', .major = 1, .minor = 3, .access = "rwm" },
+  { .allow = true, .type = 'c', .major = 1, .minor = 5, .access = "rwm" },
+  { .allow = true, .type = 'c', .major = 1, .minor = 7, .access = "rwm" },
+  { .allow = true, .type = 'c', .major = 1, .minor = 8, .access = "rwm" },
+  { .allow = true, .type = 'c', .major = 1, .minor = 9, .access = "rwm" },
+  { .allow = true, .type = 'c', .major = 5, .minor = 0, .access = "rwm" },
+  { .allow = true, .type = 'c', .major = 5, .minor = 1, .access = "rwm" },
+  { .allow = true, .type = 'c', .major = 5, .minor = 2, .access = "rwm" },
+  { .allow = true, .type = 'c', .major = 136, .minor = -1, .access = "rwm" },
+  { .allow = true, .type = 'c', .major = 10, .minor = 200, .access = "rwm" },
+};
+
+struct berth_device_rule *
+devices_cgroup_rules (const struct berth_linux *lx, size_t *n)
+{
+  size_t n_spec = (lx && lx->resources) ? lx->resources->n_devices : 0;
+  size_t n_nodes = lx ? lx->n_devices : 0;
+  size_t n_default = sizeof (default_rules) / sizeof (default_rules[0]);
+  struct berth_device_rule *rules = calloc (n_spec + n_nodes + n_default, sizeof (*rules));
+  size_t k = 0;
+
+  for (size_t i = 0; i < n_spec; i++)
+    rules[k++] = lx->resources->devices[i];
+  for (size_t i = 0; i < n_nodes; i++)
+    {
+      const struct berth_device *d = &lx->devices[i];
+      if (d->type == 'p')
+        continue;
+      rules[k++] = (struct berth_device_rule){ .allow = true, .type = d->type == 'u' ? 'c' : d->type,
+                                               .major = d->major, .minor = d->minor, .access = "rwm" };
+    }
+  for (size_t i = 0; i < n_default; i++)
+    rules[k++] = default_rules[i];
+  *n = k;
+  return rules;
+}

@@ -41,6 +41,8 @@ int rootfs_finalize (struct init_ctx *c, berth_err *err);    /* after pivot, con
 /* devices.c */
 int devices_create (struct init_ctx *c, int rootfd, berth_err *err);
 int devices_bind_console (const char *pty_path, berth_err *err);
+/* The rules for the devices cgroup (borrowed strings; free the array only). */
+struct berth_device_rule *devices_cgroup_rules (const struct berth_linux *lx, size_t *n);
 
 /* process_setup.c */
 int process_set_rlimits (const struct berth_process *p, berth_err *err);

@@ -139,6 +139,17 @@ int
 mountfd_fs_onto (const char *type, const char *source, const char *data, unsigned long flags,
                  unsigned long propagation, int target_fd, const char *what, berth_err *err)
 {
+  int mnt = mountfd_fs_attach (type, source, data, flags, propagation, target_fd, what, err);
+  if (mnt < 0)
+    return -1;
+  close (mnt);
+  return 0;
+}
+
+int
+mountfd_fs_attach (const char *type, const char *source, const char *data, unsigned long flags,
+                   unsigned long propagation, int target_fd, const char *what, berth_err *err)
+{
   cleanup_close int fsfd = -1;
   cleanup_close int mnt = -1;
 
@@ -158,5 +169,5 @@ mountfd_fs_onto (const char *type, const char *source, const char *data, unsigne
     return berth_fail (err, errno, "attach `%s` (type %s)", what, type);
   if (propagation && mountfd_setattr (mnt, false, 0, 0, propagation, what, err) < 0)
     return -1;
-  return 0;
+  return steal_fd (&mnt);
 }

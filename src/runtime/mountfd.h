@@ -31,6 +31,10 @@ int mountfd_bind_onto (const struct mountfd_bind *b, int target_fd, const char *
 int mountfd_fs_onto (const char *type, const char *source, const char *data, unsigned long flags,
                      unsigned long propagation, int target_fd, const char *what, berth_err *err);
 
+/* The same, returning an fd of the new mount's root (now attached). */
+int mountfd_fs_attach (const char *type, const char *source, const char *data, unsigned long flags,
+                       unsigned long propagation, int target_fd, const char *what, berth_err *err);
+
 /* Change attributes of the mount at fd (recursive or not). */
 int mountfd_setattr (int fd, bool recursive, uint64_t set, uint64_t clr, unsigned long propagation,
                      const char *what, berth_err *err);

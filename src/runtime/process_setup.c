@@ -98,9 +98,13 @@ apply_caps (const struct berth_capabilities *caps, berth_err *err)
     return berth_fail (err, errno, "process.capabilities: capset");
   if (prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
     return berth_fail (err, errno, "process.capabilities.ambient: clear");
+  /* Like runc, an ambient capability that is not also permitted and
+     inheritable is skipped (runc's default spec lists ambient capabilities
+     but no inheritable ones since CVE-2022-29162). */
   for (int cap = 0; cap <= last_cap (); cap++)
-    if ((caps->ambient & (1ULL << cap)) && prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
-      return berth_fail (err, errno, "process.capabilities.ambient: raise capability %d (it must be permitted and inheritable)", cap);
+    if ((caps->ambient & (1ULL << cap)) && (prm & inh & (1ULL << cap))
+        && prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+      return berth_fail (err, errno, "process.capabilities.ambient: raise capability %d", cap);
   return 0;
 }
 

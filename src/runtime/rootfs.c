@@ -112,76 +112,67 @@ do_spec_mount (struct init_ctx *c, int rootfd, const struct berth_mount *m, size
 
 /* "cgroup" mounts: cgroup2 where the host is unified; on v1 and hybrid hosts
  * a tmpfs with one cgroup mount per hierarchy, as the host has them. */
+/* Mount one host cgroup hierarchy (a mountinfo line) under the tmpfs. */
+static int
+mount_one_hierarchy (int tmpfs, char *line, const char *dest, unsigned long flags, berth_err *err)
+{
+  char mnt[1024], fstype[64], opts[1024], data[1024] = "";
+  char *sep = strstr (line, " - ");
+  char *base, *save = NULL;
+  cleanup_close int sub = -1;
+
+  if (sep == NULL || sscanf (line, "%*s %*s %*s %*s %1023s", mnt) != 1
+      || sscanf (sep + 3, "%63s %*s %1023s", fstype, opts) != 2)
+    return 0;
+  if (strcmp (fstype, "cgroup") != 0 && strcmp (fstype, "cgroup2") != 0)
+    return 0;
+  base = strrchr (mnt, '/');
+  if (base == NULL || base[1] == '\0')
+    return 0;
+  base++;
+  if (mkdirat (tmpfs, base, 0755) < 0 && errno != EEXIST)
+    return berth_fail (err, errno, "mkdir `%s/%s`", dest, base);
+  sub = openat (tmpfs, base, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (sub < 0)
+    return berth_fail (err, errno, "open `%s/%s`", dest, base);
+  /* Keep only the hierarchy's options (controllers, name=...). */
+  for (char *o = strtok_r (opts, ",", &save); o; o = strtok_r (NULL, ",", &save))
+    if (strcmp (o, "rw") && strcmp (o, "ro") && strncmp (o, "relatime", 8) && strcmp (o, "nosuid")
+        && strcmp (o, "nodev") && strcmp (o, "noexec"))
+      snprintf (data + strlen (data), sizeof (data) - strlen (data), "%s%s", data[0] ? "," : "", o);
+  return mountfd_fs_onto (fstype, "cgroup", data, flags | MS_NOSUID | MS_NODEV | MS_NOEXEC, 0, sub, dest, err);
+}
+
+/* "cgroup" mounts: cgroup2 where the host is unified; on v1 and hybrid hosts
+ * a tmpfs with one cgroup mount per host hierarchy.  The mount table is read
+ * whole first: our own new mounts must not show up while we walk it. */
 static int
 mount_cgroup_v1_tree (int target_fd, const char *dest, unsigned long flags, berth_err *err)
 {
-  FILE *f;
-  char line[4096];
-  bool have_v1 = false;
+  cleanup_free char *table = NULL;
+  size_t size = 0;
+  FILE *f = fopen ("/proc/self/mountinfo", "re");
+  cleanup_close int tmpfs = -1;
+  char *save = NULL;
 
-  f = fopen ("/proc/self/mountinfo", "re");
   if (f == NULL)
     return berth_fail (err, errno, "open /proc/self/mountinfo");
-  while (fgets (line, sizeof (line), f))
-    if (strstr (line, " - cgroup cgroup "))
-      have_v1 = true;
-  if (!have_v1)
+  if (getdelim (&table, &size, '\0', f) < 0)
     {
       fclose (f);
-      return mountfd_fs_onto ("cgroup2", "cgroup", NULL, flags, 0, target_fd, dest, err);
-    }
-  if (mountfd_fs_onto ("tmpfs", "tmpfs", "mode=755", flags & ~MS_RDONLY, 0, target_fd, dest, err) < 0)
-    {
-      fclose (f);
-      return -1;
-    }
-  rewind (f);
-  while (fgets (line, sizeof (line), f))
-    {
-      char mnt[1024], fstype[64], opts[1024];
-      char *sep = strstr (line, " - ");
-      char *base;
-      int sub;
-      if (sep == NULL || sscanf (line, "%*s %*s %*s %*s %1023s", mnt) != 1)
-        continue;
-      if (sscanf (sep + 3, "%63s %*s %1023s", fstype, opts) != 2)
-        continue;
-      if (strcmp (fstype, "cgroup") != 0 && strcmp (fstype, "cgroup2") != 0)
-        continue;
-      base = strrchr (mnt, '/');
-      if (base == NULL || base[1] == '\0')
-        continue;
-      base++;
-      if (mkdirat (target_fd, base, 0755) < 0 && errno != EEXIST)
-        {
-          fclose (f);
-          return berth_fail (err, errno, "mkdir `%s/%s`", dest, base);
-        }
-      sub = openat (target_fd, base, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (sub < 0)
-        {
-          fclose (f);
-          return berth_fail (err, errno, "open `%s/%s`", dest, base);
-        }
-      {
-        /* Keep only the controller options (drop rw/relatime...). */
-        char data[1024] = "";
-        char *save = NULL;
-        for (char *o = strtok_r (opts, ",", &save); o; o = strtok_r (NULL, ",", &save))
-          if (strcmp (o, "rw") && strcmp (o, "ro") && strncmp (o, "relatime", 8) && strcmp (o, "nosuid")
-              && strcmp (o, "nodev") && strcmp (o, "noexec"))
-            snprintf (data + strlen (data), sizeof (data) - strlen (data), "%s%s", data[0] ? "," : "", o);
-        int r = mountfd_fs_onto (fstype, "cgroup", data, flags | MS_NOSUID | MS_NODEV | MS_NOEXEC, 0, sub, dest, err);
-        close (sub);
-        if (r < 0)
-          {
-            fclose (f);
-            return -1;
-          }
-      }
+      return berth_fail (err, errno, "read /proc/self/mountinfo");
     }
   fclose (f);
-  return 0;
+  if (strstr (table, " - cgroup cgroup ") == NULL)
+    return mountfd_fs_onto ("cgroup2", "cgroup", NULL, flags, 0, target_fd, dest, err);
+  /* Populated through the new tmpfs' own fd, then made read-only as asked. */
+  tmpfs = mountfd_fs_attach ("tmpfs", "tmpfs", "mode=755", flags & ~MS_RDONLY, 0, target_fd, dest, err);
+  if (tmpfs < 0)
+    return -1;
+  for (char *line = strtok_r (table, "\n", &save); line; line = strtok_r (NULL, "\n", &save))
+    if (mount_one_hierarchy (tmpfs, line, dest, flags, err) < 0)
+      return -1;
+  return (flags & MS_RDONLY) ? mountfd_setattr (tmpfs, false, MOUNT_ATTR_RDONLY, 0, 0, dest, err) : 0;
 }
 
 static int

@@ -68,9 +68,9 @@ signal_forward_read (struct signal_forward *sf, berth_err *err)
     return 0;
   if (n < 0)
     return berth_fail (err, errno, "read signalfd");
-  if (n != (ssize_t) sizeof (si))
+  if (n != (ssize_t)sizeof (si))
     return berth_fail (err, EIO, "read signalfd: short read");
-  return (int) si.ssi_signo;
+  return (int)si.ssi_signo;
 }
 
 int
@@ -93,7 +93,7 @@ process_reap_nohang (pid_t child, int *exit_status, berth_err *err)
     r = waitpid (child, &wstatus, WNOHANG);
   while (r < 0 && errno == EINTR);
   if (r < 0)
-    return berth_fail (err, errno, "waitpid %d", (int) child);
+    return berth_fail (err, errno, "waitpid %d", (int)child);
   if (r == 0)
     return 0;
   *exit_status = process_exit_status (wstatus);
@@ -114,7 +114,7 @@ wait_loop (struct signal_forward *sf, pid_t child, int *exit_status, berth_err *
         return berth_fail (err, errno, "poll");
       while ((signo = signal_forward_read (sf, err)) > 0)
         if (signal_is_forwarded (signo) && kill (child, signo) < 0 && errno != ESRCH)
-          return berth_fail (err, errno, "forward signal %d to %d", signo, (int) child);
+          return berth_fail (err, errno, "forward signal %d to %d", signo, (int)child);
       if (signo < 0)
         return -1;
     }

@@ -20,8 +20,8 @@
 
 struct signal_forward
 {
-  int fd;          /* signalfd, O_CLOEXEC|O_NONBLOCK */
-  sigset_t saved;  /* the mask before signal_forward_begin */
+  int fd;         /* signalfd, O_CLOEXEC|O_NONBLOCK */
+  sigset_t saved; /* the mask before signal_forward_begin */
 };
 
 /* The signals forwarded to the child. */

@@ -103,7 +103,7 @@ terminal_setup_in_container (int *master_out, berth_err *err)
 int
 terminal_set_size (int master, unsigned rows, unsigned cols, berth_err *err)
 {
-  struct winsize ws = { .ws_row = (unsigned short) rows, .ws_col = (unsigned short) cols };
+  struct winsize ws = { .ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols };
 
   if (rows > 0xffff || cols > 0xffff)
     return berth_fail (err, EINVAL, "console size %ux%u", rows, cols);
@@ -123,7 +123,7 @@ terminal_send_master (int sockfd, int master, const char *name, berth_err *err)
   /* SOCK_STREAM carries no ancillary data without at least one byte. */
   const char *payload = name != NULL && name[0] != '\0' ? name : "\0";
   size_t len = name != NULL && name[0] != '\0' ? strlen (name) : 1;
-  struct iovec iov = { .iov_base = (void *) payload, .iov_len = len };
+  struct iovec iov = { .iov_base = (void *)payload, .iov_len = len };
   struct msghdr msg = {
     .msg_iov = &iov,
     .msg_iovlen = 1,
@@ -144,7 +144,7 @@ terminal_send_master (int sockfd, int master, const char *name, berth_err *err)
   while (n < 0 && errno == EINTR);
   if (n < 0)
     return berth_fail (err, errno, "send the console master to the console socket");
-  if ((size_t) n != len)
+  if ((size_t)n != len)
     return berth_fail (err, EIO, "send the console master: short write");
   return 0;
 }
@@ -161,7 +161,7 @@ terminal_connect_console_socket (const char *path, berth_err *err)
   fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return berth_fail (err, errno, "connect to console socket `%s`: socket", path);
-  if (connect (fd, (struct sockaddr *) &addr, sizeof (addr)) < 0)
+  if (connect (fd, (struct sockaddr *)&addr, sizeof (addr)) < 0)
     return berth_fail (err, errno, "connect to console socket `%s`", path);
   return steal_fd (&fd);
 }
@@ -246,7 +246,7 @@ struct relay
   bool stdin_open;
   bool master_open;
   bool child_done;
-  char in[4096];    /* read from stdin, not yet written to the master */
+  char in[4096]; /* read from stdin, not yet written to the master */
   size_t in_len;
   size_t in_off;
 };
@@ -271,7 +271,7 @@ write_all (int fd, const char *buf, size_t len)
       if (n <= 0)
         return; /* stdout gone: keep draining the master, drop the bytes */
       buf += n;
-      len -= (size_t) n;
+      len -= (size_t)n;
     }
 }
 
@@ -284,9 +284,8 @@ relay_signals (struct relay *r, struct signal_forward *sf, berth_err *err)
     {
       if (signo == SIGWINCH)
         copy_window_size (r->master);
-      else if (signal_is_forwarded (signo) && !r->child_done && kill (r->child, signo) < 0
-               && errno != ESRCH)
-        return berth_fail (err, errno, "forward signal %d to %d", signo, (int) r->child);
+      else if (signal_is_forwarded (signo) && !r->child_done && kill (r->child, signo) < 0 && errno != ESRCH)
+        return berth_fail (err, errno, "forward signal %d to %d", signo, (int)r->child);
     }
   if (signo < 0)
     return -1;
@@ -312,7 +311,7 @@ relay_stdin (struct relay *r)
       r->stdin_open = false; /* EOF: stop reading, the child goes on */
       return;
     }
-  r->in_len = (size_t) n;
+  r->in_len = (size_t)n;
   r->in_off = 0;
 }
 
@@ -328,7 +327,7 @@ relay_to_master (struct relay *r)
       r->in_len = r->in_off = 0;
       return;
     }
-  r->in_off += (size_t) n;
+  r->in_off += (size_t)n;
   if (r->in_off == r->in_len)
     r->in_len = r->in_off = 0;
 }
@@ -346,7 +345,7 @@ relay_from_master (struct relay *r)
       r->master_open = false; /* EIO: every peer fd is closed */
       return;
     }
-  write_all (STDOUT_FILENO, buf, (size_t) n);
+  write_all (STDOUT_FILENO, buf, (size_t)n);
 }
 
 static int
@@ -385,8 +384,11 @@ int
 terminal_relay (int master, pid_t child, int *exit_status, berth_err *err)
 {
   struct relay r = {
-    .master = master, .child = child, .exit_status = exit_status,
-    .stdin_open = true, .master_open = true,
+    .master = master,
+    .child = child,
+    .exit_status = exit_status,
+    .stdin_open = true,
+    .master_open = true,
   };
   struct signal_forward sf;
   struct termios saved_tio, raw;

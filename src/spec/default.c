@@ -21,16 +21,15 @@ strv_json (const char *const *v, size_t n)
 static json_t *
 default_process (void)
 {
-  static const char *const env[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                                     "TERM=xterm" };
+  static const char *const env[]
+      = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm" };
   static const char *const caps[] = { "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE" };
   static const char *const args[] = { "sh" };
 
-  return json_pack ("{s:b, s:{s:i, s:i}, s:o, s:o, s:s, s:{s:o, s:o, s:o, s:o}, s:[{s:s, s:i, s:i}], s:b}",
-                    "terminal", 1, "user", "uid", 0, "gid", 0, "args", STRV (args), "env", STRV (env),
-                    "cwd", "/", "capabilities", "bounding", STRV (caps), "effective", STRV (caps),
-                    "permitted", STRV (caps), "ambient", STRV (caps), "rlimits", "type",
-                    "RLIMIT_NOFILE", "hard", 1024, "soft", 1024, "noNewPrivileges", 1);
+  return json_pack ("{s:b, s:{s:i, s:i}, s:o, s:o, s:s, s:{s:o, s:o, s:o, s:o}, s:[{s:s, s:i, s:i}], s:b}", "terminal",
+                    1, "user", "uid", 0, "gid", 0, "args", STRV (args), "env", STRV (env), "cwd", "/", "capabilities",
+                    "bounding", STRV (caps), "effective", STRV (caps), "permitted", STRV (caps), "ambient", STRV (caps),
+                    "rlimits", "type", "RLIMIT_NOFILE", "hard", 1024, "soft", 1024, "noNewPrivileges", 1);
 }
 
 static json_t *
@@ -58,8 +57,8 @@ default_mounts (bool rootless)
   json_array_append_new (mounts, mount_json ("/proc", "proc", "proc", NULL, 0));
   json_array_append_new (mounts, mount_json ("/dev", "tmpfs", "tmpfs", dev, ARRAY_SIZE (dev)));
   /* Without a mapped group 5 ("tty") the devpts gid= option would fail. */
-  json_array_append_new (mounts, mount_json ("/dev/pts", "devpts", "devpts", pts,
-                                             rootless ? ARRAY_SIZE (pts) - 1 : ARRAY_SIZE (pts)));
+  json_array_append_new (
+      mounts, mount_json ("/dev/pts", "devpts", "devpts", pts, rootless ? ARRAY_SIZE (pts) - 1 : ARRAY_SIZE (pts)));
   json_array_append_new (mounts, mount_json ("/dev/shm", "tmpfs", "shm", shm, ARRAY_SIZE (shm)));
   json_array_append_new (mounts, mount_json ("/dev/mqueue", "mqueue", "mqueue", mqueue, ARRAY_SIZE (mqueue)));
   /* A user namespace cannot mount sysfs without owning a network namespace. */
@@ -74,21 +73,19 @@ default_mounts (bool rootless)
 static json_t *
 default_linux (bool rootless, uid_t uid, gid_t gid)
 {
-  static const char *const masked[] = { "/proc/acpi",          "/proc/asound",     "/proc/kcore",
-                                        "/proc/keys",          "/proc/latency_stats", "/proc/timer_list",
-                                        "/proc/timer_stats",   "/proc/sched_debug", "/sys/firmware",
-                                        "/proc/scsi" };
-  static const char *const readonly[] = { "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
-                                          "/proc/sysrq-trigger" };
+  static const char *const masked[]
+      = { "/proc/acpi",       "/proc/asound",      "/proc/kcore",       "/proc/keys",    "/proc/latency_stats",
+          "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi" };
+  static const char *const readonly[] = { "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger" };
   json_t *lx = json_object ();
   json_t *ns = json_array ();
 
   if (rootless)
     {
       json_object_set_new (lx, "uidMappings",
-                           json_pack ("[{s:i, s:I, s:i}]", "containerID", 0, "hostID", (json_int_t) uid, "size", 1));
+                           json_pack ("[{s:i, s:I, s:i}]", "containerID", 0, "hostID", (json_int_t)uid, "size", 1));
       json_object_set_new (lx, "gidMappings",
-                           json_pack ("[{s:i, s:I, s:i}]", "containerID", 0, "hostID", (json_int_t) gid, "size", 1));
+                           json_pack ("[{s:i, s:I, s:i}]", "containerID", 0, "hostID", (json_int_t)gid, "size", 1));
     }
   else
     json_object_set_new (lx, "resources", json_pack ("{s:[{s:b, s:s}]}", "devices", "allow", 0, "access", "rwm"));

@@ -34,8 +34,7 @@ is_plain_key (const char *key)
   if (*key == '\0')
     return false;
   for (const char *p = key; *p; p++)
-    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')
-          || *p == '_' || *p == '-'))
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
       return false;
   return true;
 }
@@ -120,14 +119,13 @@ spec_value_uint32 (json_t *v, const char *path, uint32_t *out, berth_err *err)
 
   if (spec_value_int (v, path, 0, UINT32_MAX, &n, err) < 0)
     return -1;
-  *out = (uint32_t) n;
+  *out = (uint32_t)n;
   return 0;
 }
 
 /* Looks the member up; 1 present, 0 absent (error when required). */
 static int
-lookup (json_t *obj, const char *parent, const char *key, unsigned flags, json_t **v, char **path,
-        berth_err *err)
+lookup (json_t *obj, const char *parent, const char *key, unsigned flags, json_t **v, char **path, berth_err *err)
 {
   *v = spec_member (obj, key);
   if (*v == NULL)
@@ -144,8 +142,7 @@ lookup (json_t *obj, const char *parent, const char *key, unsigned flags, json_t
 }
 
 int
-spec_get_string (json_t *obj, const char *parent, const char *key, unsigned flags, char **out,
-                 berth_err *err)
+spec_get_string (json_t *obj, const char *parent, const char *key, unsigned flags, char **out, berth_err *err)
 {
   cleanup_free char *path = NULL;
   json_t *v;
@@ -159,8 +156,7 @@ spec_get_string (json_t *obj, const char *parent, const char *key, unsigned flag
 }
 
 int
-spec_get_bool (json_t *obj, const char *parent, const char *key, unsigned flags, bool *out,
-               berth_err *err)
+spec_get_bool (json_t *obj, const char *parent, const char *key, unsigned flags, bool *out, berth_err *err)
 {
   cleanup_free char *path = NULL;
   json_t *v;
@@ -175,8 +171,8 @@ spec_get_bool (json_t *obj, const char *parent, const char *key, unsigned flags,
 }
 
 int
-spec_get_range (json_t *obj, const char *parent, const char *key, unsigned flags, int64_t min,
-                int64_t max, int64_t *out, berth_err *err)
+spec_get_range (json_t *obj, const char *parent, const char *key, unsigned flags, int64_t min, int64_t max,
+                int64_t *out, berth_err *err)
 {
   cleanup_free char *path = NULL;
   json_t *v;
@@ -188,63 +184,57 @@ spec_get_range (json_t *obj, const char *parent, const char *key, unsigned flags
 }
 
 int
-spec_get_int64 (json_t *obj, const char *parent, const char *key, unsigned flags, int64_t *out,
-                berth_err *err)
+spec_get_int64 (json_t *obj, const char *parent, const char *key, unsigned flags, int64_t *out, berth_err *err)
 {
   return spec_get_range (obj, parent, key, flags, INT64_MIN, INT64_MAX, out, err);
 }
 
 int
-spec_get_uint64 (json_t *obj, const char *parent, const char *key, unsigned flags, uint64_t *out,
-                 berth_err *err)
+spec_get_uint64 (json_t *obj, const char *parent, const char *key, unsigned flags, uint64_t *out, berth_err *err)
 {
   int64_t n = 0;
   int r = spec_get_range (obj, parent, key, flags, 0, INT64_MAX, &n, err);
 
   if (r > 0)
-    *out = (uint64_t) n;
+    *out = (uint64_t)n;
   return r;
 }
 
 int
-spec_get_uint32 (json_t *obj, const char *parent, const char *key, unsigned flags, uint32_t *out,
-                 berth_err *err)
+spec_get_uint32 (json_t *obj, const char *parent, const char *key, unsigned flags, uint32_t *out, berth_err *err)
 {
   int64_t n = 0;
   int r = spec_get_range (obj, parent, key, flags, 0, UINT32_MAX, &n, err);
 
   if (r > 0)
-    *out = (uint32_t) n;
+    *out = (uint32_t)n;
   return r;
 }
 
 int
-spec_get_uint16 (json_t *obj, const char *parent, const char *key, unsigned flags, uint16_t *out,
-                 berth_err *err)
+spec_get_uint16 (json_t *obj, const char *parent, const char *key, unsigned flags, uint16_t *out, berth_err *err)
 {
   int64_t n = 0;
   int r = spec_get_range (obj, parent, key, flags, 0, UINT16_MAX, &n, err);
 
   if (r > 0)
-    *out = (uint16_t) n;
+    *out = (uint16_t)n;
   return r;
 }
 
 int
-spec_get_int32 (json_t *obj, const char *parent, const char *key, unsigned flags, int *out,
-                berth_err *err)
+spec_get_int32 (json_t *obj, const char *parent, const char *key, unsigned flags, int *out, berth_err *err)
 {
   int64_t n = 0;
   int r = spec_get_range (obj, parent, key, flags, INT32_MIN, INT32_MAX, &n, err);
 
   if (r > 0)
-    *out = (int) n;
+    *out = (int)n;
   return r;
 }
 
 int
-spec_get_object (json_t *obj, const char *parent, const char *key, unsigned flags, json_t **out,
-                 berth_err *err)
+spec_get_object (json_t *obj, const char *parent, const char *key, unsigned flags, json_t **out, berth_err *err)
 {
   cleanup_free char *path = NULL;
   json_t *v;
@@ -260,8 +250,7 @@ spec_get_object (json_t *obj, const char *parent, const char *key, unsigned flag
 }
 
 int
-spec_get_array (json_t *obj, const char *parent, const char *key, unsigned flags, json_t **out,
-                berth_err *err)
+spec_get_array (json_t *obj, const char *parent, const char *key, unsigned flags, json_t **out, berth_err *err)
 {
   cleanup_free char *path = NULL;
   json_t *v;
@@ -277,8 +266,7 @@ spec_get_array (json_t *obj, const char *parent, const char *key, unsigned flags
 }
 
 int
-spec_get_raw (json_t *obj, const char *parent, const char *key, json_type type, json_t **out,
-              berth_err *err)
+spec_get_raw (json_t *obj, const char *parent, const char *key, json_type type, json_t **out, berth_err *err)
 {
   json_t *v = NULL;
   int r;
@@ -303,8 +291,8 @@ spec_strv_free (char **v)
 }
 
 int
-spec_get_strv (json_t *obj, const char *parent, const char *key, unsigned flags, char ***out,
-               size_t *n_out, berth_err *err)
+spec_get_strv (json_t *obj, const char *parent, const char *key, unsigned flags, char ***out, size_t *n_out,
+               berth_err *err)
 {
   cleanup_free char *path = NULL;
   json_t *arr = NULL;
@@ -339,8 +327,8 @@ spec_get_strv (json_t *obj, const char *parent, const char *key, unsigned flags,
 }
 
 int
-spec_get_string_map (json_t *obj, const char *parent, const char *key, struct berth_key_value **out,
-                     size_t *n_out, berth_err *err)
+spec_get_string_map (json_t *obj, const char *parent, const char *key, struct berth_key_value **out, size_t *n_out,
+                     berth_err *err)
 {
   cleanup_free char *path = NULL;
   json_t *map = NULL;
@@ -355,16 +343,16 @@ spec_get_string_map (json_t *obj, const char *parent, const char *key, struct be
   path = spec_path_key (parent, key);
   *out = spec_xcalloc (json_object_size (map), sizeof (**out));
   json_object_foreach (map, k, v)
-    {
-      if (!json_is_string (v))
-        {
-          cleanup_free char *p = spec_path_key (path, k);
-          return spec_fail (err, p, "expected string");
-        }
-      (*out)[i].key = spec_xstrdup (k);
-      (*out)[i].value = spec_xstrdup (json_string_value (v));
-      *n_out = ++i;
-    }
+  {
+    if (!json_is_string (v))
+      {
+        cleanup_free char *p = spec_path_key (path, k);
+        return spec_fail (err, p, "expected string");
+      }
+    (*out)[i].key = spec_xstrdup (k);
+    (*out)[i].value = spec_xstrdup (json_string_value (v));
+    *n_out = ++i;
+  }
   return 1;
 }
 

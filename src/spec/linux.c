@@ -79,7 +79,7 @@ parse_device (json_t *e, const char *path, struct berth_device *d, berth_err *er
   if (r < 0)
     return -1;
   d->has_file_mode = r > 0;
-  d->file_mode = (mode_t) (mode & 07777);
+  d->file_mode = (mode_t)(mode & 07777);
   if ((r = spec_get_uint32 (e, path, "uid", 0, &d->uid, err)) < 0)
     return -1;
   d->has_uid = r > 0;
@@ -147,8 +147,7 @@ spec_parse_linux (json_t *obj, const char *path, struct berth_linux *lx, berth_e
       || spec_parse_id_mappings (obj, path, "gidMappings", &lx->gid_mappings, &lx->n_gid_mappings, err) < 0
       || parse_devices (obj, path, lx, err) < 0
       || spec_get_string (obj, path, "cgroupsPath", 0, &lx->cgroups_path, err) < 0
-      || parse_resources (obj, path, lx, err) < 0
-      || parse_rootfs_propagation (obj, path, lx, err) < 0
+      || parse_resources (obj, path, lx, err) < 0 || parse_rootfs_propagation (obj, path, lx, err) < 0
       || spec_get_strv (obj, path, "maskedPaths", 0, &lx->masked_paths, &lx->n_masked_paths, err) < 0
       || spec_get_strv (obj, path, "readonlyPaths", 0, &lx->readonly_paths, &lx->n_readonly_paths, err) < 0
       || spec_get_string (obj, path, "mountLabel", 0, &lx->mount_label, err) < 0

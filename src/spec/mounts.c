@@ -11,9 +11,9 @@
 
 enum opt_kind
 {
-  OPT_NONE,     /* recognised, nothing to do ("defaults") */
-  OPT_SET,      /* MS_* to set */
-  OPT_CLEAR,    /* MS_* to clear */
+  OPT_NONE,  /* recognised, nothing to do ("defaults") */
+  OPT_SET,   /* MS_* to set */
+  OPT_CLEAR, /* MS_* to clear */
   OPT_PROPAGATION,
   OPT_ATTR_SET, /* MOUNT_ATTR_* to set recursively */
   OPT_ATTR_CLR,
@@ -147,7 +147,7 @@ apply_option (struct berth_mount *m, const struct mount_option *o)
       /* mount_setattr(2): a new atime mode needs all of MOUNT_ATTR__ATIME in
        * attr_clr, and the mode (RELATIME is 0) in attr_set. */
       m->attr_clr |= MOUNT_ATTR__ATIME;
-      m->attr_set = (m->attr_set & ~(uint64_t) MOUNT_ATTR__ATIME) | o->value;
+      m->attr_set = (m->attr_set & ~(uint64_t)MOUNT_ATTR__ATIME) | o->value;
       break;
     case OPT_BIND:
       m->is_bind = true;
@@ -217,8 +217,8 @@ spec_parse_mount_options (struct berth_mount *m, const char *path, berth_err *er
 }
 
 int
-spec_parse_id_mappings (json_t *obj, const char *parent, const char *key, struct berth_id_mapping **out,
-                        size_t *n_out, berth_err *err)
+spec_parse_id_mappings (json_t *obj, const char *parent, const char *key, struct berth_id_mapping **out, size_t *n_out,
+                        berth_err *err)
 {
   cleanup_free char *path = NULL;
   json_t *arr = NULL;

@@ -1,9 +1,6 @@
 /* Name <-> constant tables for namespaces, hooks, signals, rlimits,
  * capabilities and propagation modes. */
-#include <ctype.h>
-#include <errno.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/capability.h>
@@ -16,9 +13,8 @@
 #define ARRAY_SIZE(a) (sizeof (a) / sizeof ((a)[0]))
 
 static const char *const ns_names[BERTH_NS_COUNT] = {
-  [BERTH_NS_USER] = "user", [BERTH_NS_PID] = "pid",       [BERTH_NS_NET] = "network",
-  [BERTH_NS_IPC] = "ipc",   [BERTH_NS_UTS] = "uts",       [BERTH_NS_CGROUP] = "cgroup",
-  [BERTH_NS_TIME] = "time", [BERTH_NS_MNT] = "mount",
+  [BERTH_NS_USER] = "user", [BERTH_NS_PID] = "pid",       [BERTH_NS_NET] = "network", [BERTH_NS_IPC] = "ipc",
+  [BERTH_NS_UTS] = "uts",   [BERTH_NS_CGROUP] = "cgroup", [BERTH_NS_TIME] = "time",   [BERTH_NS_MNT] = "mount",
 };
 
 int
@@ -33,7 +29,7 @@ berth_ns_type_from_name (const char *name)
 const char *
 berth_ns_type_name (enum berth_ns_type type)
 {
-  if ((unsigned) type >= BERTH_NS_COUNT)
+  if ((unsigned)type >= BERTH_NS_COUNT)
     return NULL;
   return ns_names[type];
 }
@@ -50,7 +46,7 @@ static const char *const hook_names[BERTH_HOOK_KIND_COUNT] = {
 const char *
 berth_hook_kind_name (enum berth_hook_kind kind)
 {
-  if ((unsigned) kind >= BERTH_HOOK_KIND_COUNT)
+  if ((unsigned)kind >= BERTH_HOOK_KIND_COUNT)
     return NULL;
   return hook_names[kind];
 }
@@ -60,15 +56,13 @@ static const struct
   const char *name;
   int sig;
 } signals[] = {
-  { "HUP", SIGHUP },       { "INT", SIGINT },       { "QUIT", SIGQUIT },     { "ILL", SIGILL },
-  { "TRAP", SIGTRAP },     { "ABRT", SIGABRT },     { "IOT", SIGIOT },       { "BUS", SIGBUS },
-  { "FPE", SIGFPE },       { "KILL", SIGKILL },     { "USR1", SIGUSR1 },     { "SEGV", SIGSEGV },
-  { "USR2", SIGUSR2 },     { "PIPE", SIGPIPE },     { "ALRM", SIGALRM },     { "TERM", SIGTERM },
-  { "STKFLT", SIGSTKFLT }, { "CHLD", SIGCHLD },     { "CLD", SIGCHLD },      { "CONT", SIGCONT },
-  { "STOP", SIGSTOP },     { "TSTP", SIGTSTP },     { "TTIN", SIGTTIN },     { "TTOU", SIGTTOU },
-  { "URG", SIGURG },       { "XCPU", SIGXCPU },     { "XFSZ", SIGXFSZ },     { "VTALRM", SIGVTALRM },
-  { "PROF", SIGPROF },     { "WINCH", SIGWINCH },   { "IO", SIGIO },         { "POLL", SIGPOLL },
-  { "PWR", SIGPWR },       { "SYS", SIGSYS },
+  { "HUP", SIGHUP },   { "INT", SIGINT },       { "QUIT", SIGQUIT },     { "ILL", SIGILL },   { "TRAP", SIGTRAP },
+  { "ABRT", SIGABRT }, { "IOT", SIGIOT },       { "BUS", SIGBUS },       { "FPE", SIGFPE },   { "KILL", SIGKILL },
+  { "USR1", SIGUSR1 }, { "SEGV", SIGSEGV },     { "USR2", SIGUSR2 },     { "PIPE", SIGPIPE }, { "ALRM", SIGALRM },
+  { "TERM", SIGTERM }, { "STKFLT", SIGSTKFLT }, { "CHLD", SIGCHLD },     { "CLD", SIGCHLD },  { "CONT", SIGCONT },
+  { "STOP", SIGSTOP }, { "TSTP", SIGTSTP },     { "TTIN", SIGTTIN },     { "TTOU", SIGTTOU }, { "URG", SIGURG },
+  { "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ },     { "VTALRM", SIGVTALRM }, { "PROF", SIGPROF }, { "WINCH", SIGWINCH },
+  { "IO", SIGIO },     { "POLL", SIGPOLL },     { "PWR", SIGPWR },       { "SYS", SIGSYS },
 };
 
 /* A decimal number made of digits only; -1 when not one or above `max`. */
@@ -87,7 +81,7 @@ parse_small_number (const char *s, int max)
       if (v > max)
         return -1;
     }
-  return (int) v;
+  return (int)v;
 }
 
 /* "RTMIN", "RTMIN+3", "RTMAX-2".  The bounds are glibc's SIGRTMIN/SIGRTMAX,
@@ -188,7 +182,7 @@ berth_capability_from_name (const char *name)
       return -1;
   if (cap_from_name (name, &v) < 0 || v < 0 || v > 63)
     return -1;
-  return (int) v;
+  return (int)v;
 }
 
 unsigned long
@@ -199,10 +193,14 @@ spec_propagation_from_name (const char *name)
     const char *name;
     unsigned long flag;
   } table[] = {
-    { "shared", MS_SHARED },          { "slave", MS_SLAVE },
-    { "private", MS_PRIVATE },        { "unbindable", MS_UNBINDABLE },
-    { "rshared", MS_SHARED | MS_REC }, { "rslave", MS_SLAVE | MS_REC },
-    { "rprivate", MS_PRIVATE | MS_REC }, { "runbindable", MS_UNBINDABLE | MS_REC },
+    { "shared", MS_SHARED },
+    { "slave", MS_SLAVE },
+    { "private", MS_PRIVATE },
+    { "unbindable", MS_UNBINDABLE },
+    { "rshared", MS_SHARED | MS_REC },
+    { "rslave", MS_SLAVE | MS_REC },
+    { "rprivate", MS_PRIVATE | MS_REC },
+    { "runbindable", MS_UNBINDABLE | MS_REC },
   };
 
   for (size_t i = 0; i < ARRAY_SIZE (table); i++)

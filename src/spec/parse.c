@@ -38,12 +38,11 @@ parse_annotations (json_t *doc, struct berth_spec *spec, berth_err *err)
 
   if (r <= 0)
     return r;
-  json_object_foreach (ann, key, v)
-    if (!json_is_string (v))
-      {
-        cleanup_free char *p = spec_path_key ("annotations", key);
-        return spec_fail (err, p, "expected string");
-      }
+  json_object_foreach (ann, key, v) if (!json_is_string (v))
+  {
+    cleanup_free char *p = spec_path_key ("annotations", key);
+    return spec_fail (err, p, "expected string");
+  }
   spec->annotations = ann;
   return 0;
 }
@@ -75,14 +74,11 @@ static int
 parse_document (json_t *doc, struct berth_spec *spec, berth_err *err)
 {
   if (spec_get_string (doc, "", "ociVersion", SPEC_REQUIRED, &spec->oci_version, err) < 0
-      || parse_root (doc, spec, err) < 0
-      || parse_process (doc, spec, err) < 0
+      || parse_root (doc, spec, err) < 0 || parse_process (doc, spec, err) < 0
       || spec_get_string (doc, "", "hostname", 0, &spec->hostname, err) < 0
       || spec_get_string (doc, "", "domainname", 0, &spec->domainname, err) < 0
-      || spec_parse_mounts (doc, spec, err) < 0
-      || spec_parse_hooks (doc, spec, err) < 0
-      || parse_linux (doc, spec, err) < 0
-      || parse_annotations (doc, spec, err) < 0)
+      || spec_parse_mounts (doc, spec, err) < 0 || spec_parse_hooks (doc, spec, err) < 0
+      || parse_linux (doc, spec, err) < 0 || parse_annotations (doc, spec, err) < 0)
     return -1;
   return 0;
 }
@@ -101,8 +97,7 @@ berth_spec_parse (const char *data, size_t len, const char *where, berth_err *er
   doc = json_loadb (data, len, JSON_REJECT_DUPLICATES, &jerr);
   if (doc == NULL)
     {
-      berth_fail (err, 0, "%s: invalid JSON at line %d, column %d: %s", where, jerr.line, jerr.column,
-                  jerr.text);
+      berth_fail (err, 0, "%s: invalid JSON at line %d, column %d: %s", where, jerr.line, jerr.column, jerr.text);
       return NULL;
     }
   if (!json_is_object (doc))
@@ -133,8 +128,8 @@ read_bounded (int fd, const char *path, size_t *len, berth_err *err)
   if (fstat (fd, &st) < 0)
     return berth_fail (err, errno, "stat %s", path), NULL;
   if (S_ISREG (st.st_mode) && st.st_size > SPEC_MAX_FILE_SIZE)
-    return berth_fail (err, 0, "%s: config file too large (%lld bytes, limit %d)", path,
-                       (long long) st.st_size, SPEC_MAX_FILE_SIZE),
+    return berth_fail (err, 0, "%s: config file too large (%lld bytes, limit %d)", path, (long long)st.st_size,
+                       SPEC_MAX_FILE_SIZE),
            NULL;
   for (;;)
     {
@@ -160,8 +155,8 @@ read_bounded (int fd, const char *path, size_t *len, berth_err *err)
         break;
       size += n;
       if (size > SPEC_MAX_FILE_SIZE)
-        return berth_fail (err, 0, "%s: config file too large (more than %d bytes, limit %d)", path,
-                           SPEC_MAX_FILE_SIZE, SPEC_MAX_FILE_SIZE),
+        return berth_fail (err, 0, "%s: config file too large (more than %d bytes, limit %d)", path, SPEC_MAX_FILE_SIZE,
+                           SPEC_MAX_FILE_SIZE),
                NULL;
     }
   *len = size;

@@ -62,7 +62,7 @@ parse_user (json_t *obj, const char *path, struct berth_user *u, berth_err *err)
   if (r < 0)
     return -1;
   u->has_umask = r > 0;
-  u->umask = (mode_t) umask_value;
+  u->umask = (mode_t)umask_value;
   if (spec_get_string (uo, upath, "username", 0, &u->username, err) < 0)
     return -1;
   r = spec_get_array (uo, upath, "additionalGids", 0, &gids, err);
@@ -194,21 +194,17 @@ spec_process_fill (json_t *obj, const char *path, struct berth_process *p, berth
 
   if (!json_is_object (obj))
     return spec_fail (err, path, "expected object");
-  if (spec_get_bool (obj, path, "terminal", 0, &p->terminal, err) < 0
-      || parse_console_size (obj, path, p, err) < 0
-      || parse_args_cwd (obj, path, p, err) < 0
-      || spec_get_strv (obj, path, "env", 0, &p->env, &p->n_env, err) < 0
-      || check_env (p->env, env_path, err) < 0
-      || parse_user (obj, path, &p->user, err) < 0
-      || parse_capabilities (obj, path, p, err) < 0
-      || parse_rlimits (obj, path, p, err) < 0
+  if (spec_get_bool (obj, path, "terminal", 0, &p->terminal, err) < 0 || parse_console_size (obj, path, p, err) < 0
+      || parse_args_cwd (obj, path, p, err) < 0 || spec_get_strv (obj, path, "env", 0, &p->env, &p->n_env, err) < 0
+      || check_env (p->env, env_path, err) < 0 || parse_user (obj, path, &p->user, err) < 0
+      || parse_capabilities (obj, path, p, err) < 0 || parse_rlimits (obj, path, p, err) < 0
       || spec_get_bool (obj, path, "noNewPrivileges", 0, &p->no_new_privileges, err) < 0)
     return -1;
   r = spec_get_range (obj, path, "oomScoreAdj", 0, OOM_SCORE_ADJ_MIN, OOM_SCORE_ADJ_MAX, &oom, err);
   if (r < 0)
     return -1;
   p->has_oom_score_adj = r > 0;
-  p->oom_score_adj = (int) oom;
+  p->oom_score_adj = (int)oom;
   if (spec_get_string (obj, path, "apparmorProfile", 0, &p->apparmor_profile, err) < 0
       || spec_get_string (obj, path, "selinuxLabel", 0, &p->selinux_label, err) < 0
       || spec_get_raw (obj, path, "ioPriority", JSON_OBJECT, &p->io_priority, err) < 0

@@ -6,12 +6,12 @@
 #include "util/cleanup.h"
 
 /* Stores a `has_*` flag from a getter's result; returns -1 on error. */
-#define HAS(flag, call)                                                                                 \
-  ({                                                                                                    \
-    int r_ = (call);                                                                                    \
-    if (r_ > 0)                                                                                         \
-      (flag) = true;                                                                                    \
-    r_ < 0 ? -1 : 0;                                                                                    \
+#define HAS(flag, call)                                                                                                \
+  ({                                                                                                                   \
+    int r_ = (call);                                                                                                   \
+    if (r_ > 0)                                                                                                        \
+      (flag) = true;                                                                                                   \
+    r_ < 0 ? -1 : 0;                                                                                                   \
   })
 
 static int
@@ -82,20 +82,19 @@ parse_memory (json_t *obj, const char *path, struct berth_resources *res, berth_
     return r;
   res->memory.present = true;
   if (HAS (res->memory.has_limit, spec_get_int64 (o, p, "limit", 0, &res->memory.limit, err)) < 0
-      || HAS (res->memory.has_reservation,
-              spec_get_int64 (o, p, "reservation", 0, &res->memory.reservation, err)) < 0
+      || HAS (res->memory.has_reservation, spec_get_int64 (o, p, "reservation", 0, &res->memory.reservation, err)) < 0
       || HAS (res->memory.has_swap, spec_get_int64 (o, p, "swap", 0, &res->memory.swap, err)) < 0
       || HAS (res->memory.has_kernel, spec_get_int64 (o, p, "kernel", 0, &res->memory.kernel, err)) < 0
-      || HAS (res->memory.has_kernel_tcp,
-              spec_get_int64 (o, p, "kernelTCP", 0, &res->memory.kernel_tcp, err)) < 0
-      || HAS (res->memory.has_swappiness,
-              spec_get_uint64 (o, p, "swappiness", 0, &res->memory.swappiness, err)) < 0
+      || HAS (res->memory.has_kernel_tcp, spec_get_int64 (o, p, "kernelTCP", 0, &res->memory.kernel_tcp, err)) < 0
+      || HAS (res->memory.has_swappiness, spec_get_uint64 (o, p, "swappiness", 0, &res->memory.swappiness, err)) < 0
       || HAS (res->memory.has_disable_oom_killer,
-              spec_get_bool (o, p, "disableOOMKiller", 0, &res->memory.disable_oom_killer, err)) < 0
-      || HAS (res->memory.has_use_hierarchy,
-              spec_get_bool (o, p, "useHierarchy", 0, &res->memory.use_hierarchy, err)) < 0
+              spec_get_bool (o, p, "disableOOMKiller", 0, &res->memory.disable_oom_killer, err))
+             < 0
+      || HAS (res->memory.has_use_hierarchy, spec_get_bool (o, p, "useHierarchy", 0, &res->memory.use_hierarchy, err))
+             < 0
       || HAS (res->memory.has_check_before_update,
-              spec_get_bool (o, p, "checkBeforeUpdate", 0, &res->memory.check_before_update, err)) < 0)
+              spec_get_bool (o, p, "checkBeforeUpdate", 0, &res->memory.check_before_update, err))
+             < 0)
     return -1;
   return 0;
 }
@@ -115,9 +114,10 @@ parse_cpu (json_t *obj, const char *path, struct berth_resources *res, berth_err
       || HAS (res->cpu.has_burst, spec_get_uint64 (o, p, "burst", 0, &res->cpu.burst, err)) < 0
       || HAS (res->cpu.has_period, spec_get_uint64 (o, p, "period", 0, &res->cpu.period, err)) < 0
       || HAS (res->cpu.has_realtime_runtime,
-              spec_get_int64 (o, p, "realtimeRuntime", 0, &res->cpu.realtime_runtime, err)) < 0
-      || HAS (res->cpu.has_realtime_period,
-              spec_get_uint64 (o, p, "realtimePeriod", 0, &res->cpu.realtime_period, err)) < 0
+              spec_get_int64 (o, p, "realtimeRuntime", 0, &res->cpu.realtime_runtime, err))
+             < 0
+      || HAS (res->cpu.has_realtime_period, spec_get_uint64 (o, p, "realtimePeriod", 0, &res->cpu.realtime_period, err))
+             < 0
       || spec_get_string (o, p, "cpus", 0, &res->cpu.cpus, err) < 0
       || spec_get_string (o, p, "mems", 0, &res->cpu.mems, err) < 0
       || HAS (res->cpu.has_idle, spec_get_int64 (o, p, "idle", 0, &res->cpu.idle, err)) < 0)
@@ -151,8 +151,8 @@ parse_major_minor (json_t *e, const char *path, int64_t *major, int64_t *minor, 
 }
 
 static int
-parse_throttle (json_t *obj, const char *path, const char *key, struct berth_throttle_device **out,
-                size_t *n_out, berth_err *err)
+parse_throttle (json_t *obj, const char *path, const char *key, struct berth_throttle_device **out, size_t *n_out,
+                berth_err *err)
 {
   cleanup_free char *tpath = spec_path_key (path, key);
   json_t *arr = NULL;
@@ -211,17 +211,21 @@ parse_block_io (json_t *obj, const char *path, struct berth_resources *res, bert
     return r;
   res->block_io.present = true;
   if (HAS (res->block_io.has_weight, spec_get_uint16 (o, p, "weight", 0, &res->block_io.weight, err)) < 0
-      || HAS (res->block_io.has_leaf_weight,
-              spec_get_uint16 (o, p, "leafWeight", 0, &res->block_io.leaf_weight, err)) < 0
+      || HAS (res->block_io.has_leaf_weight, spec_get_uint16 (o, p, "leafWeight", 0, &res->block_io.leaf_weight, err))
+             < 0
       || parse_weight_devices (o, p, res, err) < 0
       || parse_throttle (o, p, "throttleReadBpsDevice", &res->block_io.throttle_read_bps,
-                         &res->block_io.n_throttle_read_bps, err) < 0
+                         &res->block_io.n_throttle_read_bps, err)
+             < 0
       || parse_throttle (o, p, "throttleWriteBpsDevice", &res->block_io.throttle_write_bps,
-                         &res->block_io.n_throttle_write_bps, err) < 0
+                         &res->block_io.n_throttle_write_bps, err)
+             < 0
       || parse_throttle (o, p, "throttleReadIOPSDevice", &res->block_io.throttle_read_iops,
-                         &res->block_io.n_throttle_read_iops, err) < 0
+                         &res->block_io.n_throttle_read_iops, err)
+             < 0
       || parse_throttle (o, p, "throttleWriteIOPSDevice", &res->block_io.throttle_write_iops,
-                         &res->block_io.n_throttle_write_iops, err) < 0)
+                         &res->block_io.n_throttle_write_iops, err)
+             < 0)
     return -1;
   return 0;
 }
@@ -298,34 +302,30 @@ parse_rdma (json_t *obj, const char *path, struct berth_resources *res, berth_er
     return r;
   res->rdma = spec_xcalloc (json_object_size (o), sizeof (*res->rdma));
   json_object_foreach (o, dev, v)
-    {
-      cleanup_free char *ep = spec_path_key (rpath, dev);
-      struct berth_rdma_limit *l = &res->rdma[i];
+  {
+    cleanup_free char *ep = spec_path_key (rpath, dev);
+    struct berth_rdma_limit *l = &res->rdma[i];
 
-      res->n_rdma = ++i;
-      l->device = spec_xstrdup (dev);
-      if (!json_is_object (v))
-        return spec_fail (err, ep, "expected object");
-      if (HAS (l->has_hca_handles, spec_get_uint32 (v, ep, "hcaHandles", 0, &l->hca_handles, err)) < 0
-          || HAS (l->has_hca_objects, spec_get_uint32 (v, ep, "hcaObjects", 0, &l->hca_objects, err)) < 0)
-        return -1;
-      if (!l->has_hca_handles && !l->has_hca_objects)
-        return spec_fail (err, ep, "at least one of hcaHandles and hcaObjects is required");
-    }
+    res->n_rdma = ++i;
+    l->device = spec_xstrdup (dev);
+    if (!json_is_object (v))
+      return spec_fail (err, ep, "expected object");
+    if (HAS (l->has_hca_handles, spec_get_uint32 (v, ep, "hcaHandles", 0, &l->hca_handles, err)) < 0
+        || HAS (l->has_hca_objects, spec_get_uint32 (v, ep, "hcaObjects", 0, &l->hca_objects, err)) < 0)
+      return -1;
+    if (!l->has_hca_handles && !l->has_hca_objects)
+      return spec_fail (err, ep, "at least one of hcaHandles and hcaObjects is required");
+  }
   return 0;
 }
 
 int
 spec_parse_resources (json_t *obj, const char *path, struct berth_resources *res, berth_err *err)
 {
-  if (parse_device_rules (obj, path, res, err) < 0
-      || parse_memory (obj, path, res, err) < 0
-      || parse_cpu (obj, path, res, err) < 0
-      || parse_pids (obj, path, res, err) < 0
-      || parse_block_io (obj, path, res, err) < 0
-      || parse_hugepages (obj, path, res, err) < 0
-      || parse_network (obj, path, res, err) < 0
-      || parse_rdma (obj, path, res, err) < 0
+  if (parse_device_rules (obj, path, res, err) < 0 || parse_memory (obj, path, res, err) < 0
+      || parse_cpu (obj, path, res, err) < 0 || parse_pids (obj, path, res, err) < 0
+      || parse_block_io (obj, path, res, err) < 0 || parse_hugepages (obj, path, res, err) < 0
+      || parse_network (obj, path, res, err) < 0 || parse_rdma (obj, path, res, err) < 0
       || spec_get_string_map (obj, path, "unified", &res->unified, &res->n_unified, err) < 0)
     return -1;
   return 0;

@@ -10,8 +10,8 @@
  * stores what it allocates before it can fail. */
 int spec_parse_mounts (json_t *doc, struct berth_spec *spec, berth_err *err);
 int spec_parse_mount_options (struct berth_mount *m, const char *path, berth_err *err);
-int spec_parse_id_mappings (json_t *obj, const char *parent, const char *key,
-                            struct berth_id_mapping **out, size_t *n_out, berth_err *err);
+int spec_parse_id_mappings (json_t *obj, const char *parent, const char *key, struct berth_id_mapping **out,
+                            size_t *n_out, berth_err *err);
 int spec_parse_hooks (json_t *doc, struct berth_spec *spec, berth_err *err);
 int spec_parse_linux (json_t *obj, const char *path, struct berth_linux *lx, berth_err *err);
 int spec_parse_resources (json_t *obj, const char *path, struct berth_resources *r, berth_err *err);

@@ -13,10 +13,10 @@
 /* Process-wide target, set once by berth_log_init() before any thread runs. */
 static struct
 {
-  int fd;                     /* -1: stderr */
+  int fd; /* -1: stderr */
   enum berth_log_format format;
   bool debug;
-  struct timespec start;      /* for the terminal form's [0000] */
+  struct timespec start; /* for the terminal form's [0000] */
 } log_target = { .fd = -1 };
 
 static const char *const level_names[] = { "error", "warning", "info", "debug" };
@@ -59,7 +59,7 @@ buf_addf (struct buf *b, const char *fmt, ...)
   va_start (ap, fmt);
   n = vsnprintf (tmp, sizeof (tmp), fmt, ap);
   va_end (ap);
-  buf_add (b, tmp, n < (int) sizeof (tmp) ? (size_t) n : sizeof (tmp) - 1);
+  buf_add (b, tmp, n < (int)sizeof (tmp) ? (size_t)n : sizeof (tmp) - 1);
 }
 
 /* Length of the valid UTF-8 sequence at s (1-4), 0 when invalid; *cp: the
@@ -96,7 +96,7 @@ char *
 berth_utf8_sanitize (const char *text)
 {
   struct buf b = { 0 };
-  const unsigned char *s = (const unsigned char *) text;
+  const unsigned char *s = (const unsigned char *)text;
   uint32_t cp;
 
   buf_add (&b, "", 0);
@@ -106,7 +106,7 @@ berth_utf8_sanitize (const char *text)
       if (n == 0)
         buf_add (&b, "\xef\xbf\xbd", 3), s++;
       else
-        buf_add (&b, (const char *) s, n), s += n;
+        buf_add (&b, (const char *)s, n), s += n;
     }
   return b.data;
 }
@@ -129,7 +129,7 @@ needs_quoting (const char *s)
 static void
 add_go_quoted (struct buf *b, const char *text)
 {
-  const unsigned char *s = (const unsigned char *) text;
+  const unsigned char *s = (const unsigned char *)text;
   uint32_t cp;
 
   buf_add (b, "\"", 1);
@@ -139,24 +139,42 @@ add_go_quoted (struct buf *b, const char *text)
       const char *esc = NULL;
       switch (n == 0 ? 0x100 : cp)
         {
-        case '"': esc = "\\\""; break;
-        case '\\': esc = "\\\\"; break;
-        case '\a': esc = "\\a"; break;
-        case '\b': esc = "\\b"; break;
-        case '\f': esc = "\\f"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        case '\t': esc = "\\t"; break;
-        case '\v': esc = "\\v"; break;
+        case '"':
+          esc = "\\\"";
+          break;
+        case '\\':
+          esc = "\\\\";
+          break;
+        case '\a':
+          esc = "\\a";
+          break;
+        case '\b':
+          esc = "\\b";
+          break;
+        case '\f':
+          esc = "\\f";
+          break;
+        case '\n':
+          esc = "\\n";
+          break;
+        case '\r':
+          esc = "\\r";
+          break;
+        case '\t':
+          esc = "\\t";
+          break;
+        case '\v':
+          esc = "\\v";
+          break;
         }
       if (esc != NULL)
         buf_add (b, esc, strlen (esc));
       else if (n == 0 || cp < 0x20 || cp == 0x7f)
         buf_addf (b, "\\x%02x", *s), n = 1;
       else if ((cp >= 0x80 && cp <= 0xa0) || cp == 0xad || cp == 0x2028 || cp == 0x2029)
-        buf_addf (b, "\\u%04x", cp);  /* not printable for Go */
+        buf_addf (b, "\\u%04x", cp); /* not printable for Go */
       else
-        buf_add (b, (const char *) s, n);
+        buf_add (b, (const char *)s, n);
       s += n;
     }
   buf_add (b, "\"", 1);
@@ -240,7 +258,7 @@ char *
 berth_log_format_line (enum berth_log_format format, enum berth_log_level level, const char *msg,
                        const struct timespec *now, long elapsed)
 {
-  static const int colors[] = { 31, 33, 36, 37 };  /* logrus: red, yellow, blue, gray */
+  static const int colors[] = { 31, 33, 36, 37 }; /* logrus: red, yellow, blue, gray */
   const char *name = berth_log_level_name (level);
   struct buf b = { 0 };
   char when[64];
@@ -326,7 +344,7 @@ write_line (enum berth_log_level level, const char *msg)
   ssize_t r;
 
   clock_gettime (CLOCK_REALTIME, &now);
-  line = berth_log_format_line (log_target.format, level, msg, &now, (long) (now.tv_sec - log_target.start.tv_sec));
+  line = berth_log_format_line (log_target.format, level, msg, &now, (long)(now.tv_sec - log_target.start.tv_sec));
   do
     r = write (fd, line, strlen (line));
   while (r < 0 && errno == EINTR);

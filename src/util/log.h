@@ -32,7 +32,7 @@ enum berth_log_format
 {
   BERTH_LOG_TEXT = 0,
   BERTH_LOG_JSON,
-  BERTH_LOG_TEXT_TTY,  /* logrus' coloured form, chosen when the target is a terminal */
+  BERTH_LOG_TEXT_TTY, /* logrus' coloured form, chosen when the target is a terminal */
 };
 
 /* path NULL or "": stderr.  format NULL, "" or "text", or "json".  Lines below

@@ -61,7 +61,7 @@ static int
 openat2_in_root (int rootfd, const char *path, int flags, mode_t mode)
 {
   struct open_how how = {
-    .flags = (uint64_t) (unsigned int) (flags | O_CLOEXEC),
+    .flags = (uint64_t)(unsigned int)(flags | O_CLOEXEC),
     .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
   };
   long fd;
@@ -74,7 +74,7 @@ openat2_in_root (int rootfd, const char *path, int flags, mode_t mode)
     {
       fd = syscall (SYS_openat2, rootfd, path, &how, sizeof (how));
       if (fd >= 0)
-        return (int) fd;
+        return (int)fd;
       if (errno != EAGAIN && errno != EINTR)
         break;
     }
@@ -86,9 +86,9 @@ struct walk
   int rootfd;
   size_t depth;
   size_t cap;
-  int *fds;      /* fds[i]: O_PATH fd of names[i] inside fds[i - 1] (rootfd for 0) */
+  int *fds; /* fds[i]: O_PATH fd of names[i] inside fds[i - 1] (rootfd for 0) */
   char **names;
-  char *rest;    /* the path still to resolve, from rest + pos */
+  char *rest; /* the path still to resolve, from rest + pos */
   size_t pos;
   unsigned links;
   char last[NAME_MAX + 1]; /* the final component opened, for the resolved path */
@@ -170,7 +170,7 @@ walk_next (struct walk *w, char name[NAME_MAX + 1], bool *last)
   while (*p == '/')
     p++;
   len = strcspn (p, "/");
-  w->pos = (size_t) (p - w->rest) + len;
+  w->pos = (size_t)(p - w->rest) + len;
   if (len == 0)
     return 0;
   if (len > NAME_MAX)
@@ -178,7 +178,7 @@ walk_next (struct walk *w, char name[NAME_MAX + 1], bool *last)
   memcpy (name, p, len);
   name[len] = '\0';
   *last = p[len] == '\0';
-  return (int) len;
+  return (int)len;
 }
 
 /* Replaces the symlink just looked up (linkfd) by its target. */
@@ -194,7 +194,7 @@ walk_follow (struct walk *w, int linkfd)
   n = readlinkat (linkfd, "", target, sizeof (target));
   if (n < 0)
     return -errno;
-  if ((size_t) n >= sizeof (target))
+  if ((size_t)n >= sizeof (target))
     return -ENAMETOOLONG;
   if (n == 0)
     return -ENOENT;
@@ -266,8 +266,7 @@ open:
     return -errno;
   /* O_PATH|O_NOFOLLOW opens a symlink itself: one swapped in since the
    * lookup must not be handed out as the file asked for. */
-  if ((flags & O_PATH) && !(flags & O_NOFOLLOW)
-      && (fstat (ret, &st) < 0 || S_ISLNK (st.st_mode)))
+  if ((flags & O_PATH) && !(flags & O_NOFOLLOW) && (fstat (ret, &st) < 0 || S_ISLNK (st.st_mode)))
     {
       close (ret);
       return -ELOOP;
@@ -357,8 +356,7 @@ walk_path (const struct walk *w)
 /* The userspace resolver.  *resolved, when asked for, gets the path of the
  * result relative to the root. */
 static int
-walk_in_root (int rootfd, const char *path, int flags, mode_t mode, bool make_dirs,
-              char **resolved)
+walk_in_root (int rootfd, const char *path, int flags, mode_t mode, bool make_dirs, char **resolved)
 {
   struct walk w = { .rootfd = rootfd };
   int fd;
@@ -443,7 +441,7 @@ create_parents (int rootfd, const char *path)
 
   if (slash == NULL || slash == path)
     return 0;
-  parent = strndup (path, (size_t) (slash - path));
+  parent = strndup (path, (size_t)(slash - path));
   if (parent == NULL)
     return -ENOMEM;
   fd = mkdir_p_in_root (rootfd, parent, 0755);

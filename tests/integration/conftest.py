@@ -17,6 +17,7 @@ The same check runs once more over the whole session at the end.
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 
@@ -113,8 +114,9 @@ def mentions(text, tokens):
 
 
 def find_leaks(before, paths, ids, netns, pids=(), state_root=None):
-    """Things that exist now, did not before, and belong to this test."""
-    leaks = []
+    """Things that exist now, did not before, and belong to this test.
+    Returns (messages, pids to kill, mount points and cgroup dirs to remove)."""
+    leaks, kill, detach = [], [], []
     id_tokens = [f"/{i}" for i in ids] + [f"{i}" for i in ids]
     path_tokens = [p.rstrip("/") for p in paths]
 
@@ -122,10 +124,12 @@ def find_leaks(before, paths, ids, netns, pids=(), state_root=None):
         if (mentions(mp, path_tokens) or mentions(mp, id_tokens) or mentions(root, id_tokens)
                 or mentions(source, path_tokens)):
             leaks.append(f"mount: {fstype} {source} on {mp}")
+            detach.append(mp)
 
     for d in sorted(cgroup_dirs() - before["cgroups"]):
         if any(part in ids for part in d.split("/")) or mentions(d, [f"-{i}" for i in ids]):
             leaks.append(f"cgroup: {d}")
+            detach.append(d)
 
     for name in sorted(netns_names()):
         if name in netns or (name not in before["netns"] and mentions(name, ids)):
@@ -135,7 +139,7 @@ def find_leaks(before, paths, ids, netns, pids=(), state_root=None):
     mine = descendants(procs, os.getpid())
     for pid, (ppid, state, cmdline, cgroup) in sorted(procs.items()):
         why = None
-        if pid in mine:
+        if pid in mine and pid not in before["descendants"]:
             why = "descendant of the test run"
         elif mentions(cmdline, path_tokens):
             why = "cmdline names the test's tmp dir"
@@ -145,15 +149,50 @@ def find_leaks(before, paths, ids, netns, pids=(), state_root=None):
             why = "container process the test saw"
         if why:
             leaks.append(f"process {pid} ({state}) [{cmdline.strip()}]: {why}")
+            kill.append(pid)
 
     if state_root and os.path.isdir(state_root):
         for e in sorted(os.listdir(state_root)):
             leaks.append(f"state dir entry: {os.path.join(state_root, e)}")
-    return leaks
+    return leaks, kill, detach
 
 
 def snapshot():
-    return {"mounts": mounts(), "cgroups": cgroup_dirs(), "netns": netns_names()}
+    return {"mounts": mounts(), "cgroups": cgroup_dirs(), "netns": netns_names(),
+            "descendants": descendants(processes(), os.getpid())}
+
+
+def force_cleanup(kill, detach):
+    """After a leak was recorded: end the leaked processes (reaping our own
+    children), detach leaked mounts and remove leaked cgroups, deepest first,
+    so one failing test does not cascade into the next."""
+    for pid in kill:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    for pid in kill:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+        except OSError:
+            pass
+    for path in sorted(set(detach), key=lambda m: m.count("/"), reverse=True):
+        if path.startswith("/sys/fs/cgroup/"):
+            util.wait_for(lambda: _rmdir(path), timeout=1)
+        else:
+            subprocess.run(["umount", "-l", path], stderr=subprocess.DEVNULL)
+
+
+def _rmdir(path):
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return False
+    return True
 
 
 def safe_rmtree(path):
@@ -178,7 +217,8 @@ def tmp_base():
     os.chmod(base, 0o755)
     before = snapshot()
     yield base
-    leaks = find_leaks(before, [base], SESSION["ids"], SESSION["netns"])
+    leaks, kill, detach = find_leaks(before, [base], SESSION["ids"], SESSION["netns"])
+    force_cleanup(kill, detach)
     safe_rmtree(base)
     if leaks:
         pytest.fail("the test session left behind:\n  " + "\n  ".join(leaks), pytrace=False)
@@ -212,9 +252,10 @@ def ctx(request, tmp_base, rootfs_template):
             for s in (p.stdout, p.stderr):
                 if s:
                     s.close()
-    leaks = find_leaks(before, [tmp], c.ids, c.netns, c.pids, c.root)
+    leaks, kill, detach = find_leaks(before, [tmp], c.ids, c.netns, c.pids, c.root)
     # Clean up whatever is left so one failure does not cascade.
     c.kill_all()
+    force_cleanup(kill, detach)
     for n in c.netns:
         subprocess.run(["ip", "netns", "delete", n], stderr=subprocess.DEVNULL)
     if util.wait_for(lambda: safe_rmtree(tmp), timeout=2) is False:

@@ -14,6 +14,7 @@ import secrets
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -157,6 +158,16 @@ def cap_mask(names):
     return m
 
 
+def open_fds(fds):
+    """In a forked child: open each path at its fd number, inheritable."""
+    for num, path in fds.items():
+        fd = os.open(path, os.O_RDONLY)
+        if fd != num:
+            os.dup2(fd, num)
+            os.close(fd)
+        os.set_inheritable(num, True)
+
+
 class Result:
     def __init__(self, argv, rc, out, err):
         self.argv, self.rc, self.out, self.err = argv, rc, out, err
@@ -279,16 +290,31 @@ class Ctx:
 
     # ---- running the binary ----------------------------------------------
     def cmd(self, *args, root=True, input=None, timeout=30, cwd=None, env=None,
-            stdin=subprocess.DEVNULL, pass_fds=()):
+            stdin=subprocess.DEVNULL, fds=None):
+        """Run the runtime; `fds` {number: path} opens extra fds in the child."""
         argv = [BERTH]
         if root:
             argv += ["--root", self.root]
         argv += [str(a) for a in args]
-        p = subprocess.run(argv, input=input, stdin=None if input is not None else stdin,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
-                           cwd=cwd, env=env, pass_fds=pass_fds)
-        return Result(argv, p.returncode, p.stdout.decode(errors="replace"),
-                      p.stderr.decode(errors="replace"))
+        # Files, not pipes: a created or detached container inherits our
+        # stdio and would hold a pipe open until it exits.
+        with tempfile.TemporaryFile(dir=self.tmp) as out, \
+                tempfile.TemporaryFile(dir=self.tmp) as err:
+            if input is not None:
+                stdin = tempfile.TemporaryFile(dir=self.tmp)
+                stdin.write(input if isinstance(input, bytes) else input.encode())
+                stdin.seek(0)
+            try:
+                p = subprocess.run(argv, stdin=stdin, stdout=out, stderr=err, timeout=timeout,
+                                   cwd=cwd, env=env, pass_fds=tuple(fds or ()),
+                                   preexec_fn=(lambda: open_fds(fds)) if fds else None)
+            finally:
+                if input is not None:
+                    stdin.close()
+            out.seek(0)
+            err.seek(0)
+            return Result(argv, p.returncode, out.read().decode(errors="replace"),
+                          err.read().decode(errors="replace"))
 
     def popen(self, *args, **kw):
         argv = [BERTH, "--root", self.root] + [str(a) for a in args]

@@ -88,7 +88,7 @@ assert_content (int fd, const char *expected)
 {
   char buf[64] = { 0 };
   assert_true (fd >= 0);
-  assert_int_equal (pread (fd, buf, sizeof (buf) - 1, 0), (ssize_t) strlen (expected));
+  assert_int_equal (pread (fd, buf, sizeof (buf) - 1, 0), (ssize_t)strlen (expected));
   assert_string_equal (buf, expected);
 }
 
@@ -171,9 +171,8 @@ teardown_tree (void **state)
   /* Nothing outside the root was opened, read, written or created. */
   if (n > 0)
     {
-      const struct inotify_event *ev = (const void *) buf;
-      fail_msg ("escape: inotify event mask 0x%x name \"%s\" outside the root", ev->mask,
-                ev->len ? ev->name : "");
+      const struct inotify_event *ev = (const void *)buf;
+      fail_msg ("escape: inotify event mask 0x%x name \"%s\" outside the root", ev->mask, ev->len ? ev->name : "");
     }
   assert_int_equal (errno, EAGAIN);
   close (t->inotify);
@@ -600,9 +599,8 @@ test_symlink_limit_is_eloop (void **state)
   berth_err_free (&err);
 }
 
-#define BOTH_WAYS(f)                                                                               \
-  { "openat2:" #f, f, setup_openat2, teardown_tree, NULL },                                        \
-      { "fallback:" #f, f, setup_fallback, teardown_tree, NULL }
+#define BOTH_WAYS(f)                                                                                                   \
+  { "openat2:" #f, f, setup_openat2, teardown_tree, NULL }, { "fallback:" #f, f, setup_fallback, teardown_tree, NULL }
 
 static int
 write_file (const char *path, const char *text)
@@ -611,7 +609,7 @@ write_file (const char *path, const char *text)
   ssize_t n = fd < 0 ? -1 : write (fd, text, strlen (text));
   if (fd >= 0)
     close (fd);
-  return n == (ssize_t) strlen (text) ? 0 : -1;
+  return n == (ssize_t)strlen (text) ? 0 : -1;
 }
 
 /* Unprivileged runs: chroot needs CAP_SYS_CHROOT, so map ourselves to root
@@ -625,10 +623,10 @@ become_root_in_userns (void)
 
   if (unshare (CLONE_NEWUSER) < 0)
     return -1;
-  snprintf (map, sizeof (map), "0 %u 1", (unsigned) uid);
+  snprintf (map, sizeof (map), "0 %u 1", (unsigned)uid);
   if (write_file ("/proc/self/uid_map", map) < 0 || write_file ("/proc/self/setgroups", "deny") < 0)
     return -1;
-  snprintf (map, sizeof (map), "0 %u 1", (unsigned) gid);
+  snprintf (map, sizeof (map), "0 %u 1", (unsigned)gid);
   return write_file ("/proc/self/gid_map", map);
 }
 

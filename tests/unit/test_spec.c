@@ -1,5 +1,6 @@
 /* berth_spec_parse on complete documents: every field lands where the
  * runtime expects it.  Also berth_spec_load and berth_spec_default. */
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -10,87 +11,87 @@
 
 #include "test_spec_util.h"
 
-static const char full_config[] =
-  "{'ociVersion': '1.2.0',"
-  " 'process': {'terminal': true, 'consoleSize': {'height': 25, 'width': 80},"
-  "   'user': {'uid': 1000, 'gid': 1001, 'umask': 18, 'additionalGids': [5, 6, 4294967295],"
-  "            'username': 'alice'},"
-  "   'args': ['sh', '-c', 'echo hi'], 'env': ['PATH=/bin', 'TERM=xterm', 'EMPTY='], 'cwd': '/work',"
-  "   'capabilities': {'bounding': ['CAP_CHOWN', 'CAP_KILL', 'CAP_SYS_ADMIN'],"
-  "                    'effective': ['CAP_KILL'], 'inheritable': [],"
-  "                    'permitted': ['CAP_KILL', 'CAP_NET_BIND_SERVICE'], 'ambient': ['CAP_NET_RAW']},"
-  "   'rlimits': [{'type': 'RLIMIT_NOFILE', 'hard': 4096, 'soft': 1024},"
-  "               {'type': 'RLIMIT_CORE', 'hard': 9223372036854775807, 'soft': 0}],"
-  "   'noNewPrivileges': true, 'oomScoreAdj': -500, 'apparmorProfile': 'prof',"
-  "   'selinuxLabel': 'system_u:system_r:container_t:s0',"
-  "   'ioPriority': {'class': 'IOPRIO_CLASS_BE', 'priority': 4},"
-  "   'scheduler': {'policy': 'SCHED_BATCH', 'nice': 5},"
-  "   'execCPUAffinity': {'initial': '0-3', 'final': '1'},"
-  "   'someFutureField': {'ignored': [1, 2]}},"
-  " 'root': {'path': 'rootfs', 'readonly': true},"
-  " 'hostname': 'box', 'domainname': 'example.org',"
-  " 'mounts': ["
-  "   {'destination': '/proc', 'type': 'proc', 'source': 'proc'},"
-  "   {'destination': '/dev', 'type': 'tmpfs', 'source': 'tmpfs',"
-  "    'options': ['nosuid', 'strictatime', 'mode=755', 'size=65536k']},"
-  "   {'destination': '/dev/pts', 'type': 'devpts', 'source': 'devpts',"
-  "    'options': ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5']},"
-  "   {'destination': 'data', 'type': 'none', 'source': '/srv/data',"
-  "    'options': ['rbind', 'ro', 'nosuid', 'nodev', 'rprivate', 'rro', 'rnoexec']},"
-  "   {'destination': '/etc/hosts', 'type': 'bind', 'source': '/tmp/hosts', 'options': ['rw', 'exec']},"
-  "   {'destination': '/idm', 'type': 'bind', 'source': '/srv/idm', 'options': ['ridmap'],"
-  "    'uidMappings': [{'containerID': 0, 'hostID': 100000, 'size': 65536}],"
-  "    'gidMappings': [{'containerID': 0, 'hostID': 200000, 'size': 1000}]},"
-  "   {'destination': '/run', 'type': 'tmpfs', 'source': 'tmpfs', 'options': ['tmpcopyup', 'noatime']}],"
-  " 'hooks': {"
-  "   'prestart': [{'path': '/bin/pre', 'args': ['pre', '1'], 'env': ['A=1'], 'timeout': 5}],"
-  "   'createRuntime': [{'path': '/bin/cr1'}, {'path': '/bin/cr2', 'args': ['cr2']}],"
-  "   'createContainer': [{'path': '/bin/cc'}],"
-  "   'startContainer': [{'path': '/bin/sc'}],"
-  "   'poststart': [{'path': '/bin/ps'}],"
-  "   'poststop': [{'path': '/bin/pst', 'timeout': 30}]},"
-  " 'annotations': {'org.example.key': 'value'},"
-  " 'linux': {"
-  "   'namespaces': [{'type': 'pid'}, {'type': 'network', 'path': '/var/run/netns/x'}, {'type': 'ipc'},"
-  "                  {'type': 'uts'}, {'type': 'mount'}, {'type': 'user'}, {'type': 'cgroup'}, {'type': 'time'}],"
-  "   'uidMappings': [{'containerID': 0, 'hostID': 1000, 'size': 1},"
-  "                   {'containerID': 1, 'hostID': 100000, 'size': 65536}],"
-  "   'gidMappings': [{'containerID': 0, 'hostID': 1000, 'size': 1}],"
-  "   'devices': [{'path': '/dev/fuse', 'type': 'c', 'major': 10, 'minor': 229, 'fileMode': 8630,"
-  "                'uid': 0, 'gid': 0},"
-  "               {'path': '/dev/fifo', 'type': 'p'}],"
-  "   'cgroupsPath': '/berth/box',"
-  "   'resources': {"
-  "     'devices': [{'allow': false, 'access': 'rwm'},"
-  "                 {'allow': true, 'type': 'c', 'major': 10, 'minor': 229, 'access': 'rw'}],"
-  "     'memory': {'limit': 536870912, 'reservation': 268435456, 'swap': -1, 'kernel': 1, 'kernelTCP': 2,"
-  "                'swappiness': 60, 'disableOOMKiller': true, 'useHierarchy': false,"
-  "                'checkBeforeUpdate': true},"
-  "     'cpu': {'shares': 1024, 'quota': 50000, 'burst': 1000, 'period': 100000,"
-  "             'realtimeRuntime': 950000, 'realtimePeriod': 1000000, 'cpus': '0-3', 'mems': '0',"
-  "             'idle': 1},"
-  "     'pids': {'limit': 100},"
-  "     'blockIO': {'weight': 500, 'leafWeight': 300,"
-  "                 'weightDevice': [{'major': 8, 'minor': 0, 'weight': 600}],"
-  "                 'throttleReadBpsDevice': [{'major': 8, 'minor': 0, 'rate': 1048576}],"
-  "                 'throttleWriteBpsDevice': [{'major': 8, 'minor': 16, 'rate': 2097152}],"
-  "                 'throttleReadIOPSDevice': [{'major': 8, 'minor': 0, 'rate': 100}],"
-  "                 'throttleWriteIOPSDevice': [{'major': 8, 'minor': 0, 'rate': 200}]},"
-  "     'hugepageLimits': [{'pageSize': '2MB', 'limit': 209715200}],"
-  "     'network': {'classID': 1048577, 'priorities': [{'name': 'eth0', 'priority': 500}]},"
-  "     'rdma': {'mlx5_1': {'hcaHandles': 3, 'hcaObjects': 10000}},"
-  "     'unified': {'io.max': '259:0 rbps=2097152', 'memory.high': '1G'}},"
-  "   'rootfsPropagation': 'rslave',"
-  "   'maskedPaths': ['/proc/kcore', '/sys/firmware'],"
-  "   'readonlyPaths': ['/proc/sys'],"
-  "   'mountLabel': 'system_u:object_r:container_file_t:s0',"
-  "   'sysctl': {'net.ipv4.ip_forward': '1', 'kernel.shmmax': '4096'},"
-  "   'seccomp': {'defaultAction': 'SCMP_ACT_ERRNO', 'syscalls': []},"
-  "   'personality': {'domain': 'LINUX32'},"
-  "   'intelRdt': {'closID': 'guaranteed_group'},"
-  "   'memoryPolicy': {'mode': 'MPOL_BIND', 'nodes': '0'},"
-  "   'netDevices': {'eth1': {'name': 'ctr1'}},"
-  "   'timeOffsets': {'monotonic': {'secs': 10}}}}";
+static const char full_config[]
+    = "{'ociVersion': '1.2.0',"
+      " 'process': {'terminal': true, 'consoleSize': {'height': 25, 'width': 80},"
+      "   'user': {'uid': 1000, 'gid': 1001, 'umask': 18, 'additionalGids': [5, 6, 4294967295],"
+      "            'username': 'alice'},"
+      "   'args': ['sh', '-c', 'echo hi'], 'env': ['PATH=/bin', 'TERM=xterm', 'EMPTY='], 'cwd': '/work',"
+      "   'capabilities': {'bounding': ['CAP_CHOWN', 'CAP_KILL', 'CAP_SYS_ADMIN'],"
+      "                    'effective': ['CAP_KILL'], 'inheritable': [],"
+      "                    'permitted': ['CAP_KILL', 'CAP_NET_BIND_SERVICE'], 'ambient': ['CAP_NET_RAW']},"
+      "   'rlimits': [{'type': 'RLIMIT_NOFILE', 'hard': 4096, 'soft': 1024},"
+      "               {'type': 'RLIMIT_CORE', 'hard': 9223372036854775807, 'soft': 0}],"
+      "   'noNewPrivileges': true, 'oomScoreAdj': -500, 'apparmorProfile': 'prof',"
+      "   'selinuxLabel': 'system_u:system_r:container_t:s0',"
+      "   'ioPriority': {'class': 'IOPRIO_CLASS_BE', 'priority': 4},"
+      "   'scheduler': {'policy': 'SCHED_BATCH', 'nice': 5},"
+      "   'execCPUAffinity': {'initial': '0-3', 'final': '1'},"
+      "   'someFutureField': {'ignored': [1, 2]}},"
+      " 'root': {'path': 'rootfs', 'readonly': true},"
+      " 'hostname': 'box', 'domainname': 'example.org',"
+      " 'mounts': ["
+      "   {'destination': '/proc', 'type': 'proc', 'source': 'proc'},"
+      "   {'destination': '/dev', 'type': 'tmpfs', 'source': 'tmpfs',"
+      "    'options': ['nosuid', 'strictatime', 'mode=755', 'size=65536k']},"
+      "   {'destination': '/dev/pts', 'type': 'devpts', 'source': 'devpts',"
+      "    'options': ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5']},"
+      "   {'destination': 'data', 'type': 'none', 'source': '/srv/data',"
+      "    'options': ['rbind', 'ro', 'nosuid', 'nodev', 'rprivate', 'rro', 'rnoexec']},"
+      "   {'destination': '/etc/hosts', 'type': 'bind', 'source': '/tmp/hosts', 'options': ['rw', 'exec']},"
+      "   {'destination': '/idm', 'type': 'bind', 'source': '/srv/idm', 'options': ['ridmap'],"
+      "    'uidMappings': [{'containerID': 0, 'hostID': 100000, 'size': 65536}],"
+      "    'gidMappings': [{'containerID': 0, 'hostID': 200000, 'size': 1000}]},"
+      "   {'destination': '/run', 'type': 'tmpfs', 'source': 'tmpfs', 'options': ['tmpcopyup', 'noatime']}],"
+      " 'hooks': {"
+      "   'prestart': [{'path': '/bin/pre', 'args': ['pre', '1'], 'env': ['A=1'], 'timeout': 5}],"
+      "   'createRuntime': [{'path': '/bin/cr1'}, {'path': '/bin/cr2', 'args': ['cr2']}],"
+      "   'createContainer': [{'path': '/bin/cc'}],"
+      "   'startContainer': [{'path': '/bin/sc'}],"
+      "   'poststart': [{'path': '/bin/ps'}],"
+      "   'poststop': [{'path': '/bin/pst', 'timeout': 30}]},"
+      " 'annotations': {'org.example.key': 'value'},"
+      " 'linux': {"
+      "   'namespaces': [{'type': 'pid'}, {'type': 'network', 'path': '/var/run/netns/x'}, {'type': 'ipc'},"
+      "                  {'type': 'uts'}, {'type': 'mount'}, {'type': 'user'}, {'type': 'cgroup'}, {'type': 'time'}],"
+      "   'uidMappings': [{'containerID': 0, 'hostID': 1000, 'size': 1},"
+      "                   {'containerID': 1, 'hostID': 100000, 'size': 65536}],"
+      "   'gidMappings': [{'containerID': 0, 'hostID': 1000, 'size': 1}],"
+      "   'devices': [{'path': '/dev/fuse', 'type': 'c', 'major': 10, 'minor': 229, 'fileMode': 8630,"
+      "                'uid': 0, 'gid': 0},"
+      "               {'path': '/dev/fifo', 'type': 'p'}],"
+      "   'cgroupsPath': '/berth/box',"
+      "   'resources': {"
+      "     'devices': [{'allow': false, 'access': 'rwm'},"
+      "                 {'allow': true, 'type': 'c', 'major': 10, 'minor': 229, 'access': 'rw'}],"
+      "     'memory': {'limit': 536870912, 'reservation': 268435456, 'swap': -1, 'kernel': 1, 'kernelTCP': 2,"
+      "                'swappiness': 60, 'disableOOMKiller': true, 'useHierarchy': false,"
+      "                'checkBeforeUpdate': true},"
+      "     'cpu': {'shares': 1024, 'quota': 50000, 'burst': 1000, 'period': 100000,"
+      "             'realtimeRuntime': 950000, 'realtimePeriod': 1000000, 'cpus': '0-3', 'mems': '0',"
+      "             'idle': 1},"
+      "     'pids': {'limit': 100},"
+      "     'blockIO': {'weight': 500, 'leafWeight': 300,"
+      "                 'weightDevice': [{'major': 8, 'minor': 0, 'weight': 600}],"
+      "                 'throttleReadBpsDevice': [{'major': 8, 'minor': 0, 'rate': 1048576}],"
+      "                 'throttleWriteBpsDevice': [{'major': 8, 'minor': 16, 'rate': 2097152}],"
+      "                 'throttleReadIOPSDevice': [{'major': 8, 'minor': 0, 'rate': 100}],"
+      "                 'throttleWriteIOPSDevice': [{'major': 8, 'minor': 0, 'rate': 200}]},"
+      "     'hugepageLimits': [{'pageSize': '2MB', 'limit': 209715200}],"
+      "     'network': {'classID': 1048577, 'priorities': [{'name': 'eth0', 'priority': 500}]},"
+      "     'rdma': {'mlx5_1': {'hcaHandles': 3, 'hcaObjects': 10000}},"
+      "     'unified': {'io.max': '259:0 rbps=2097152', 'memory.high': '1G'}},"
+      "   'rootfsPropagation': 'rslave',"
+      "   'maskedPaths': ['/proc/kcore', '/sys/firmware'],"
+      "   'readonlyPaths': ['/proc/sys'],"
+      "   'mountLabel': 'system_u:object_r:container_file_t:s0',"
+      "   'sysctl': {'net.ipv4.ip_forward': '1', 'kernel.shmmax': '4096'},"
+      "   'seccomp': {'defaultAction': 'SCMP_ACT_ERRNO', 'syscalls': []},"
+      "   'personality': {'domain': 'LINUX32'},"
+      "   'intelRdt': {'closID': 'guaranteed_group'},"
+      "   'memoryPolicy': {'mode': 'MPOL_BIND', 'nodes': '0'},"
+      "   'netDevices': {'eth1': {'name': 'ctr1'}},"
+      "   'timeOffsets': {'monotonic': {'secs': 10}}}}";
 
 static void
 test_full_process (void **state)
@@ -123,8 +124,7 @@ test_full_process (void **state)
   assert_int_equal (p->user.additional_gids[2], 4294967295u);
   assert_string_equal (p->user.username, "alice");
   assert_non_null (p->capabilities);
-  assert_int_equal (p->capabilities->bounding,
-                    (1ull << CAP_CHOWN) | (1ull << CAP_KILL) | (1ull << CAP_SYS_ADMIN));
+  assert_int_equal (p->capabilities->bounding, (1ull << CAP_CHOWN) | (1ull << CAP_KILL) | (1ull << CAP_SYS_ADMIN));
   assert_int_equal (p->capabilities->effective, 1ull << CAP_KILL);
   assert_int_equal (p->capabilities->inheritable, 0);
   assert_int_equal (p->capabilities->permitted, (1ull << CAP_KILL) | (1ull << CAP_NET_BIND_SERVICE));
@@ -249,7 +249,7 @@ test_full_linux (void **state)
   assert_int_equal (lx->devices[0].major, 10);
   assert_int_equal (lx->devices[0].minor, 229);
   assert_true (lx->devices[0].has_file_mode);
-  assert_int_equal (lx->devices[0].file_mode, 0666);  /* 8630 is 020666: type bits dropped */
+  assert_int_equal (lx->devices[0].file_mode, 0666); /* 8630 is 020666: type bits dropped */
   assert_true (lx->devices[0].has_uid);
   assert_int_equal (lx->devices[1].type, 'p');
   assert_false (lx->devices[1].has_file_mode);
@@ -364,7 +364,8 @@ test_minimal_defaults (void **state)
   assert_int_equal (spec->n_mounts, 0);
   berth_spec_free (spec);
 
-  spec = parse_ok (PROC (", 'user': {'uid': 0, 'gid': 0}") ", 'linux': {'resources': {'pids': {}}}}");
+  spec = parse_ok (DOC (", 'process': {'args': ['sh'], 'cwd': '/', 'user': {'uid': 0, 'gid': 0}},"
+                        " 'linux': {'resources': {'pids': {}}}"));
   assert_null (spec->process->capabilities);
   assert_false (spec->process->user.has_umask);
   assert_false (spec->process->has_oom_score_adj);
@@ -399,8 +400,12 @@ test_rootfs_propagation_values (void **state)
     const char *name;
     unsigned long flags;
   } cases[] = {
-    { "shared", MS_SHARED },    { "slave", MS_SLAVE },    { "private", MS_PRIVATE },
-    { "unbindable", MS_UNBINDABLE }, { "rshared", MS_SHARED | MS_REC }, { "rprivate", MS_PRIVATE | MS_REC },
+    { "shared", MS_SHARED },
+    { "slave", MS_SLAVE },
+    { "private", MS_PRIVATE },
+    { "unbindable", MS_UNBINDABLE },
+    { "rshared", MS_SHARED | MS_REC },
+    { "rprivate", MS_PRIVATE | MS_REC },
     { "runbindable", MS_UNBINDABLE | MS_REC },
   };
   for (size_t i = 0; i < sizeof (cases) / sizeof (cases[0]); i++)
@@ -504,27 +509,27 @@ test_default_matches_runc (void **state)
 {
   json_t *def = berth_spec_default (false, 0, 0);
   char *text = json_dumps (def, JSON_COMPACT);
-  char *expected = json_quote (
-      "{'ociVersion':'" BERTH_OCI_VERSION "','process':{'terminal':true,'user':{'uid':0,'gid':0},"
-      "'args':['sh'],'env':['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',"
-      "'TERM=xterm'],'cwd':'/','capabilities':{'bounding':['CAP_AUDIT_WRITE','CAP_KILL',"
-      "'CAP_NET_BIND_SERVICE'],'effective':['CAP_AUDIT_WRITE','CAP_KILL','CAP_NET_BIND_SERVICE'],"
-      "'permitted':['CAP_AUDIT_WRITE','CAP_KILL','CAP_NET_BIND_SERVICE'],'ambient':['CAP_AUDIT_WRITE',"
-      "'CAP_KILL','CAP_NET_BIND_SERVICE']},'rlimits':[{'type':'RLIMIT_NOFILE','hard':1024,'soft':1024}],"
-      "'noNewPrivileges':true},'root':{'path':'rootfs','readonly':true},'hostname':'runc','mounts':["
-      "{'destination':'/proc','type':'proc','source':'proc'},{'destination':'/dev','type':'tmpfs',"
-      "'source':'tmpfs','options':['nosuid','strictatime','mode=755','size=65536k']},{'destination':"
-      "'/dev/pts','type':'devpts','source':'devpts','options':['nosuid','noexec','newinstance',"
-      "'ptmxmode=0666','mode=0620','gid=5']},{'destination':'/dev/shm','type':'tmpfs','source':'shm',"
-      "'options':['nosuid','noexec','nodev','mode=1777','size=65536k']},{'destination':'/dev/mqueue',"
-      "'type':'mqueue','source':'mqueue','options':['nosuid','noexec','nodev']},{'destination':'/sys',"
-      "'type':'sysfs','source':'sysfs','options':['nosuid','noexec','nodev','ro']},{'destination':"
-      "'/sys/fs/cgroup','type':'cgroup','source':'cgroup','options':['nosuid','noexec','nodev',"
-      "'relatime','ro']}],'linux':{'resources':{'devices':[{'allow':false,'access':'rwm'}]},"
-      "'namespaces':[{'type':'pid'},{'type':'network'},{'type':'ipc'},{'type':'uts'},{'type':'mount'}],"
-      "'maskedPaths':['/proc/acpi','/proc/asound','/proc/kcore','/proc/keys','/proc/latency_stats',"
-      "'/proc/timer_list','/proc/timer_stats','/proc/sched_debug','/sys/firmware','/proc/scsi'],"
-      "'readonlyPaths':['/proc/bus','/proc/fs','/proc/irq','/proc/sys','/proc/sysrq-trigger']}}");
+  char *expected
+      = json_quote ("{'ociVersion':'" BERTH_OCI_VERSION "','process':{'terminal':true,'user':{'uid':0,'gid':0},"
+                    "'args':['sh'],'env':['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',"
+                    "'TERM=xterm'],'cwd':'/','capabilities':{'bounding':['CAP_AUDIT_WRITE','CAP_KILL',"
+                    "'CAP_NET_BIND_SERVICE'],'effective':['CAP_AUDIT_WRITE','CAP_KILL','CAP_NET_BIND_SERVICE'],"
+                    "'permitted':['CAP_AUDIT_WRITE','CAP_KILL','CAP_NET_BIND_SERVICE'],'ambient':['CAP_AUDIT_WRITE',"
+                    "'CAP_KILL','CAP_NET_BIND_SERVICE']},'rlimits':[{'type':'RLIMIT_NOFILE','hard':1024,'soft':1024}],"
+                    "'noNewPrivileges':true},'root':{'path':'rootfs','readonly':true},'hostname':'runc','mounts':["
+                    "{'destination':'/proc','type':'proc','source':'proc'},{'destination':'/dev','type':'tmpfs',"
+                    "'source':'tmpfs','options':['nosuid','strictatime','mode=755','size=65536k']},{'destination':"
+                    "'/dev/pts','type':'devpts','source':'devpts','options':['nosuid','noexec','newinstance',"
+                    "'ptmxmode=0666','mode=0620','gid=5']},{'destination':'/dev/shm','type':'tmpfs','source':'shm',"
+                    "'options':['nosuid','noexec','nodev','mode=1777','size=65536k']},{'destination':'/dev/mqueue',"
+                    "'type':'mqueue','source':'mqueue','options':['nosuid','noexec','nodev']},{'destination':'/sys',"
+                    "'type':'sysfs','source':'sysfs','options':['nosuid','noexec','nodev','ro']},{'destination':"
+                    "'/sys/fs/cgroup','type':'cgroup','source':'cgroup','options':['nosuid','noexec','nodev',"
+                    "'relatime','ro']}],'linux':{'resources':{'devices':[{'allow':false,'access':'rwm'}]},"
+                    "'namespaces':[{'type':'pid'},{'type':'network'},{'type':'ipc'},{'type':'uts'},{'type':'mount'}],"
+                    "'maskedPaths':['/proc/acpi','/proc/asound','/proc/kcore','/proc/keys','/proc/latency_stats',"
+                    "'/proc/timer_list','/proc/timer_stats','/proc/sched_debug','/sys/firmware','/proc/scsi'],"
+                    "'readonlyPaths':['/proc/bus','/proc/fs','/proc/irq','/proc/sys','/proc/sysrq-trigger']}}");
 
   assert_string_equal (text, expected);
   free (text);
@@ -554,7 +559,7 @@ test_load_file_and_too_large (void **state)
   const char *doc = "{\"ociVersion\": \"1.2.0\", \"hostname\": \"h\"}";
 
   assert_true (fd >= 0);
-  assert_int_equal (write (fd, doc, strlen (doc)), (ssize_t) strlen (doc));
+  assert_int_equal (write (fd, doc, strlen (doc)), (ssize_t)strlen (doc));
   spec = berth_spec_load (path, &err);
   assert_non_null (spec);
   assert_string_equal (spec->hostname, "h");
@@ -580,14 +585,82 @@ test_load_invalid_json_names_file (void **state)
   const char *doc = "{\n  \"ociVersion\": \"1.2.0\",\n    ]\n}";
 
   assert_true (fd >= 0);
-  assert_int_equal (write (fd, doc, strlen (doc)), (ssize_t) strlen (doc));
+  assert_int_equal (write (fd, doc, strlen (doc)), (ssize_t)strlen (doc));
   close (fd);
   assert_null (berth_spec_load (path, &err));
-  snprintf (expected, sizeof expected, "%s: invalid JSON at line 3, column 5: string or '}' expected near ']'",
-            path);
+  snprintf (expected, sizeof expected, "%s: invalid JSON at line 3, column 5: string or '}' expected near ']'", path);
   assert_string_equal (err->msg, expected);
   berth_err_free (&err);
   unlink (path);
+}
+
+/* A character device never ends: the read stops at the limit. */
+static void
+test_load_endless_stream (void **state)
+{
+  berth_err err = NULL;
+
+  assert_null (berth_spec_load ("/dev/zero", &err));
+  assert_string_equal (err->msg, "/dev/zero: config file too large (more than 16777216 bytes, limit 16777216)");
+  berth_err_free (&err);
+  assert_null (berth_spec_load ("/", &err));
+  assert_string_equal (err->msg, "read /: Is a directory");
+  assert_int_equal (err->errnum, EISDIR);
+  berth_err_free (&err);
+}
+
+/* Errors in `exec --process` files carry no "process." prefix, nested or not. */
+static void
+test_process_parse_alone_nested_paths (void **state)
+{
+  static const struct
+  {
+    const char *doc;
+    const char *msg;
+  } cases[] = {
+    { "{'args': ['a'], 'cwd': '/', 'user': {'uid': -1, 'gid': 0}}", "user.uid: -1 is out of range (0 to 4294967295)" },
+    { "{'args': ['a'], 'cwd': '/', 'capabilities': {'bounding': ['CAP_NOPE']}}",
+      "capabilities.bounding[0]: unknown capability \"CAP_NOPE\"" },
+    { "{'args': ['a'], 'cwd': 'rel'}", "cwd: must be an absolute path, got \"rel\"" },
+    { "{'args': ['a'], 'cwd': '/', 'rlimits': [{'type': 'RLIMIT_CPU', 'soft': 1}]}",
+      "rlimits[0].hard: required property missing" },
+    { "{'cwd': '/'}", "args: required property missing" },
+  };
+
+  for (size_t i = 0; i < sizeof (cases) / sizeof (cases[0]); i++)
+    {
+      berth_err err = NULL;
+      char *s = json_quote (cases[i].doc);
+      json_t *obj = json_loads (s, 0, NULL);
+
+      assert_non_null (obj);
+      assert_null (berth_process_parse (obj, "", &err));
+      assert_string_equal (err->msg, cases[i].msg);
+      berth_err_free (&err);
+      json_decref (obj);
+      free (s);
+    }
+}
+
+/* Known limitation: jansson keeps integers as int64, so a uint64 above
+ * INT64_MAX (e.g. 18446744073709551615 for "unlimited") is refused as JSON. */
+static void
+test_uint64_above_int64_refused (void **state)
+{
+  parse_fails ("{'ociVersion': '1', 'process': {'args': ['a'], 'cwd': '/', 'rlimits': [{'type': 'RLIMIT_CORE',"
+               " 'soft': 18446744073709551615, 'hard': 1}]}}",
+               "config.json: invalid JSON at line 1, column 123: too big integer near '18446744073709551615'");
+}
+
+static void
+test_where_defaults_to_config_json (void **state)
+{
+  berth_err err = NULL;
+
+  assert_null (berth_spec_parse ("{", 1, NULL, &err));
+  assert_string_equal (err->msg,
+                       "config.json: invalid JSON at line 1, column 1: string or '}' expected near end of file");
+  berth_err_free (&err);
 }
 
 int
@@ -608,6 +681,10 @@ main (void)
     cmocka_unit_test (test_load_missing_file),
     cmocka_unit_test (test_load_file_and_too_large),
     cmocka_unit_test (test_load_invalid_json_names_file),
+    cmocka_unit_test (test_load_endless_stream),
+    cmocka_unit_test (test_process_parse_alone_nested_paths),
+    cmocka_unit_test (test_uint64_above_int64_refused),
+    cmocka_unit_test (test_where_defaults_to_config_json),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

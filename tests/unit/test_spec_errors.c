@@ -8,17 +8,20 @@ test_invalid_json_position (void **state)
   parse_fails ("{\n  'ociVersion': '1',\n    ]\n}",
                "config.json: invalid JSON at line 3, column 5: string or '}' expected near ']'");
   parse_fails ("", "config.json: invalid JSON at line 1, column 0: '[' or '{' expected near end of file");
-  parse_fails ("{'ociVersion': '1'} x", "config.json: invalid JSON at line 1, column 21: end of file expected near 'x'");
+  parse_fails ("{'ociVersion': '1'} x",
+               "config.json: invalid JSON at line 1, column 21: end of file expected near 'x'");
 }
 
 static void
 test_invalid_json_content (void **state)
 {
   parse_fails ("{'ociVersion': 'a\\u0000b'}",
-               "config.json: invalid JSON at line 1, column 24: \\u0000 is not allowed without JSON_ALLOW_NUL");
-  parse_fails ("{'ociVersion': 'a\xff'}", "config.json: invalid JSON at line 1, column 17: unable to decode byte 0xff near '\"a'");
+               "config.json: invalid JSON at line 1, column 25: \\u0000 is not allowed without JSON_ALLOW_NUL"
+               " near '\"a\\u0000b\"'");
+  parse_fails ("{'ociVersion': 'a\xff'}",
+               "config.json: invalid JSON at line 1, column 17: unable to decode byte 0xff near '\"a'");
   parse_fails ("{'ociVersion': '1', 'ociVersion': '2'}",
-               "config.json: invalid JSON at line 1, column 33: duplicate object key near ''ociVersion''");
+               "config.json: invalid JSON at line 1, column 32: duplicate object key near '\"ociVersion\"'");
   parse_fails ("['ociVersion']", "config.json: expected a JSON object at the top level");
 }
 
@@ -65,7 +68,8 @@ test_integer_types_and_ranges (void **state)
   parse_fails (PROC (", 'user': {'uid': '0', 'gid': 0}"), "process.user.uid: expected integer");
   parse_fails (PROC (", 'user': {'uid': 1.5, 'gid': 0}"), "process.user.uid: expected integer");
   parse_fails (PROC (", 'user': {'uid': 1.0, 'gid': 0}"), "process.user.uid: expected integer");
-  parse_fails (PROC (", 'user': {'uid': 0, 'gid': 0, 'umask': 512}"), "process.user.umask: 512 is out of range (0 to 511)");
+  parse_fails (PROC (", 'user': {'uid': 0, 'gid': 0, 'umask': 512}"),
+               "process.user.umask: 512 is out of range (0 to 511)");
   parse_fails (PROC (", 'user': {'uid': 0, 'gid': 0, 'additionalGids': [1, -2]}"),
                "process.user.additionalGids[1]: -2 is out of range (0 to 4294967295)");
   parse_fails (PROC (", 'oomScoreAdj': 1001"), "process.oomScoreAdj: 1001 is out of range (-1000 to 1000)");
@@ -73,8 +77,10 @@ test_integer_types_and_ranges (void **state)
   parse_fails (RES ("'memory': {'limit': '1G'}"), "linux.resources.memory.limit: expected integer");
   parse_fails (RES ("'memory': {'swappiness': -1}"),
                "linux.resources.memory.swappiness: -1 is out of range (0 to 9223372036854775807)");
-  parse_fails (RES ("'blockIO': {'weight': 65536}"), "linux.resources.blockIO.weight: 65536 is out of range (0 to 65535)");
-  parse_fails (RES ("'cpu': {'shares': -2}"), "linux.resources.cpu.shares: -2 is out of range (0 to 9223372036854775807)");
+  parse_fails (RES ("'blockIO': {'weight': 65536}"),
+               "linux.resources.blockIO.weight: 65536 is out of range (0 to 65535)");
+  parse_fails (RES ("'cpu': {'shares': -2}"),
+               "linux.resources.cpu.shares: -2 is out of range (0 to 9223372036854775807)");
   parse_fails (RES ("'cpu': {'quota': 1e3}"), "linux.resources.cpu.quota: expected integer");
 }
 
@@ -122,16 +128,19 @@ test_mounts (void **state)
   parse_fails (MOUNT (", 'options': 'ro'"), "mounts[0].options: expected array");
   parse_fails (MOUNT (", 'uidMappings': [{'containerID': 0, 'hostID': 1, 'size': 1}]"),
                "mounts[0].gidMappings: required when uidMappings is set");
-  parse_fails (MOUNT (", 'gidMappings': [{'containerID': 0, 'hostID': 1}]"), "mounts[0].gidMappings[0].size: required property missing");
+  parse_fails (MOUNT (", 'gidMappings': [{'containerID': 0, 'hostID': 1}]"),
+               "mounts[0].gidMappings[0].size: required property missing");
 }
 
 static void
 test_namespaces (void **state)
 {
-  parse_fails (LINUX ("'namespaces': [{'type': 'bogus'}]"), "linux.namespaces[0].type: unknown namespace type \"bogus\"");
+  parse_fails (LINUX ("'namespaces': [{'type': 'bogus'}]"),
+               "linux.namespaces[0].type: unknown namespace type \"bogus\"");
   parse_fails (LINUX ("'namespaces': [{'type': 'pid'}, {'type': 'pid', 'path': '/proc/1/ns/pid'}]"),
                "linux.namespaces[1].type: duplicate namespace type \"pid\"");
-  parse_fails (LINUX ("'namespaces': [{'path': '/proc/1/ns/pid'}]"), "linux.namespaces[0].type: required property missing");
+  parse_fails (LINUX ("'namespaces': [{'path': '/proc/1/ns/pid'}]"),
+               "linux.namespaces[0].type: required property missing");
   parse_fails (LINUX ("'namespaces': [{'type': 'network', 'path': 'netns'}]"),
                "linux.namespaces[0].path: must be an absolute path, got \"netns\"");
   parse_fails (LINUX ("'namespaces': [{'type': 'NET'}]"), "linux.namespaces[0].type: unknown namespace type \"NET\"");
@@ -169,11 +178,14 @@ test_resources (void **state)
   parse_fails (RES ("'devices': [{'access': 'rwm'}]"), "linux.resources.devices[0].allow: required property missing");
   parse_fails (RES ("'devices': [{'allow': true, 'access': 'rwx'}]"),
                "linux.resources.devices[0].access: invalid access \"rwx\" (a combination of r, w and m)");
-  parse_fails (RES ("'devices': [{'allow': true, 'type': 'p'}]"), "linux.resources.devices[0].type: unknown device type \"p\"");
+  parse_fails (RES ("'devices': [{'allow': true, 'type': 'p'}]"),
+               "linux.resources.devices[0].type: unknown device type \"p\"");
   parse_fails (RES ("'devices': [{'allow': true, 'major': -2}]"),
                "linux.resources.devices[0].major: -2 is out of range (-1 to 9223372036854775807)");
-  parse_fails (RES ("'hugepageLimits': [{'limit': 1}]"), "linux.resources.hugepageLimits[0].pageSize: required property missing");
-  parse_fails (RES ("'rdma': {'mlx5_1': {}}"), "linux.resources.rdma.mlx5_1: at least one of hcaHandles and hcaObjects is required");
+  parse_fails (RES ("'hugepageLimits': [{'limit': 1}]"),
+               "linux.resources.hugepageLimits[0].pageSize: required property missing");
+  parse_fails (RES ("'rdma': {'mlx5_1': {}}"),
+               "linux.resources.rdma.mlx5_1: at least one of hcaHandles and hcaObjects is required");
   parse_fails (RES ("'unified': {'memory.max': 1024}"), "linux.resources.unified[\"memory.max\"]: expected string");
   parse_fails (RES ("'blockIO': {'throttleReadBpsDevice': [{'major': 8, 'minor': 0}]}"),
                "linux.resources.blockIO.throttleReadBpsDevice[0].rate: required property missing");
@@ -189,7 +201,8 @@ static void
 test_linux_misc (void **state)
 {
   parse_fails (LINUX ("'rootfsPropagation': 'bogus'"), "linux.rootfsPropagation: unknown propagation \"bogus\"");
-  parse_fails (LINUX ("'sysctl': {'net.ipv4.ip_forward': 1}"), "linux.sysctl[\"net.ipv4.ip_forward\"]: expected string");
+  parse_fails (LINUX ("'sysctl': {'net.ipv4.ip_forward': 1}"),
+               "linux.sysctl[\"net.ipv4.ip_forward\"]: expected string");
   parse_fails (LINUX ("'seccomp': []"), "linux.seccomp: expected object");
   parse_fails (LINUX ("'maskedPaths': ['/a', null]"), "linux.maskedPaths[1]: expected string");
   parse_fails (LINUX ("'cgroupsPath': 5"), "linux.cgroupsPath: expected string");
@@ -208,7 +221,8 @@ test_hooks (void **state)
   parse_fails (DOC (", 'hooks': {'startContainer': [{'path': '/a', 'timeout': -3}]}"),
                "hooks.startContainer[0].timeout: must be greater than zero, got -3");
   parse_fails (DOC (", 'hooks': {'createContainer': {}}"), "hooks.createContainer: expected array");
-  parse_fails (DOC (", 'hooks': {'poststart': [{'path': '/a', 'env': [1]}]}"), "hooks.poststart[0].env[0]: expected string");
+  parse_fails (DOC (", 'hooks': {'poststart': [{'path': '/a', 'env': [1]}]}"),
+               "hooks.poststart[0].env[0]: expected string");
 }
 
 int

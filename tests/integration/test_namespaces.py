@@ -1,0 +1,181 @@
+"""Namespaces: new ones differ from the host's, joined ones by path are the
+ones named; hostname, domainname; user namespace id mappings."""
+
+import os
+import subprocess
+
+from util import berth_only, runc_lacks, sh
+
+ALL = {"pid": "pid", "network": "net", "ipc": "ipc", "uts": "uts", "mount": "mnt",
+       "cgroup": "cgroup", "user": "user", "time": "time"}
+
+
+def host_ns(name):
+    return os.readlink(f"/proc/self/ns/{name}")
+
+
+def container_ns(ctx, names, edit=None):
+    script = "; ".join(f"readlink /proc/self/ns/{n}" for n in names)
+    out = ctx.sh(script, edit=edit)
+    return dict(zip(names, out.split()))
+
+
+def set_namespaces(*entries):
+    def edit(spec):
+        spec["linux"]["namespaces"] = [dict(e) for e in entries]
+        if not any(e["type"] == "uts" for e in entries):
+            del spec["hostname"]  # setting it needs a private UTS namespace
+    return edit
+
+
+def test_default_namespaces_are_new(ctx):
+    got = container_ns(ctx, ["pid", "net", "ipc", "uts", "mnt"])
+    for n, link in got.items():
+        assert link != host_ns(n), n
+        assert link.startswith(f"{n}:["), link
+
+
+def test_unlisted_namespaces_are_the_hosts(ctx):
+    got = container_ns(ctx, ["net", "ipc", "uts", "cgroup", "user"],
+                       edit=set_namespaces({"type": "pid"}, {"type": "mount"}))
+    for n, link in got.items():
+        assert link == host_ns(n), n
+
+
+def test_cgroup_namespace(ctx):
+    edit = set_namespaces({"type": "mount"}, {"type": "cgroup"})
+    out = ctx.sh("readlink /proc/self/ns/cgroup; cat /proc/self/cgroup", edit=edit)
+    lines = out.splitlines()
+    assert lines[0] != host_ns("cgroup")
+    # inside a new cgroup namespace the container's own cgroup is its root
+    assert "0::/" in lines[1:], out
+
+
+@runc_lacks("the time namespace")
+def test_time_namespace(ctx):
+    got = container_ns(ctx, ["time"], edit=set_namespaces({"type": "mount"}, {"type": "time"}))
+    assert got["time"] != host_ns("time")
+
+
+def test_new_network_namespace_has_only_loopback_up(ctx):
+    out = ctx.sh("ls /sys/class/net; cat /sys/class/net/lo/flags")
+    lines = out.split()
+    assert lines[:-1] == ["lo"], out
+    assert int(lines[-1], 16) & 0x1, "lo is not up: " + out
+
+
+def test_join_network_namespace_by_path(ctx):
+    name = ctx.add_netns()
+    path = f"/run/netns/{name}"
+    try:
+        subprocess.run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "mtu", "1234"],
+                       check=True)
+        edit = set_namespaces({"type": "pid"}, {"type": "mount"},
+                              {"type": "network", "path": path})
+        out = ctx.sh("readlink /proc/self/ns/net; cat /sys/class/net/lo/mtu", edit=edit)
+        assert out.split() == [f"net:[{os.stat(path).st_ino}]", "1234"], out
+    finally:
+        ctx.del_netns(name)
+
+
+def test_join_another_containers_namespaces(ctx):
+    first = ctx.start_running(edit=lambda s: s.update(hostname="first-host"))
+    pid = ctx.state(first)["pid"]
+    edit = set_namespaces({"type": "pid"}, {"type": "mount"},
+                          {"type": "uts", "path": f"/proc/{pid}/ns/uts"},
+                          {"type": "ipc", "path": f"/proc/{pid}/ns/ipc"},
+                          {"type": "network", "path": f"/proc/{pid}/ns/net"})
+
+    def no_hostname(spec):
+        edit(spec)
+        del spec["hostname"]
+
+    got = ctx.sh("hostname; for n in uts ipc net; do readlink /proc/self/ns/$n; done",
+                 edit=no_hostname).split()
+    assert got[0] == "first-host"
+    for n, link in zip(("uts", "ipc", "net"), got[1:]):
+        assert link == os.readlink(f"/proc/{pid}/ns/{n}"), n
+    ctx.destroy(first)
+
+
+def test_join_path_not_a_namespace(ctx):
+    bogus = os.path.join(ctx.tmp, "not-a-ns")
+    open(bogus, "w").close()
+    r = ctx.run(["true"], edit=set_namespaces({"type": "mount"},
+                                              {"type": "network", "path": bogus}))
+    assert r.rc != 0, r
+    assert "net" in r.err and "Invalid argument" in r.err, r
+    assert os.listdir(ctx.root) == []
+
+
+@berth_only
+def test_join_path_not_a_namespace_names_path(ctx):
+    bogus = os.path.join(ctx.tmp, "not-a-ns")
+    open(bogus, "w").close()
+    r = ctx.run(["true"], edit=set_namespaces({"type": "mount"},
+                                              {"type": "network", "path": bogus}))
+    assert r.rc != 0, r
+    assert bogus in r.err and "Invalid argument" in r.err, r
+
+
+def test_hostname(ctx):
+    out = ctx.sh("hostname; cat /proc/sys/kernel/domainname",
+                 edit=lambda s: s.update(hostname="box.one"))
+    assert out == "box.one\n(none)\n"
+    # the host's name is untouched
+    with open("/proc/sys/kernel/hostname") as f:
+        assert f.read().strip() != "box.one"
+
+
+@runc_lacks("domainname")
+def test_domainname(ctx):
+    out = ctx.sh("hostname; cat /proc/sys/kernel/domainname",
+                 edit=lambda s: s.update(hostname="box.one", domainname="example.test"))
+    assert out == "box.one\nexample.test\n"
+
+
+def test_hostname_needs_uts_namespace(ctx):
+    def edit(spec):
+        spec["linux"]["namespaces"] = [{"type": "mount"}]
+    r = ctx.run(["true"], edit=edit)
+    assert r.rc != 0, r
+    assert "unable to set hostname without a private UTS namespace" in r.err, r
+
+
+def userns(spec, host=100000):
+    spec["linux"]["namespaces"].append({"type": "user"})
+    spec["linux"]["uidMappings"] = [{"containerID": 0, "hostID": host, "size": 65536}]
+    spec["linux"]["gidMappings"] = [{"containerID": 0, "hostID": host, "size": 65536}]
+    # sysfs can't be mounted in a user namespace without a new network ns owned by it;
+    # the default spec has one.
+
+
+def test_user_namespace_mappings(ctx):
+    out = ctx.sh("cat /proc/self/uid_map /proc/self/gid_map; id; readlink /proc/self/ns/user",
+                 edit=userns)
+    lines = out.splitlines()
+    assert lines[0].split() == ["0", "100000", "65536"], out
+    assert lines[1].split() == ["0", "100000", "65536"], out
+    assert lines[2] == "uid=0(root) gid=0(root)", out
+    assert lines[3] != host_ns("user")
+
+
+def test_user_namespace_host_ids(ctx):
+    cid = ctx.start_running(edit=userns)
+    pid = ctx.state(cid)["pid"]
+    with open(f"/proc/{pid}/status") as f:
+        status = f.read()
+    uid_line = [line for line in status.splitlines() if line.startswith("Uid:")][0]
+    assert uid_line.split()[1:] == ["100000"] * 4, uid_line
+    # exec joins the user namespace too
+    r = ctx.ok("exec", "--user", "1000:1000", cid, "sh", "-c", "id -u; cat /proc/self/uid_map")
+    assert r.out.split()[:4] == ["1000", "0", "100000", "65536"], r
+    ctx.destroy(cid)
+
+
+def test_user_namespace_without_mappings_fails(ctx):
+    def edit(spec):
+        spec["linux"]["namespaces"].append({"type": "user"})
+    r = ctx.run(["true"], edit=edit)
+    assert r.rc != 0, r
+    assert os.listdir(ctx.root) == []

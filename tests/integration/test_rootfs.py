@@ -1,0 +1,356 @@
+"""Root filesystem and mounts: readonly root, --no-pivot, rootfsPropagation,
+bind/rbind with options, tmpfs, symlinked destinations, masked and readonly
+paths, sysctl, /dev."""
+
+import contextlib
+import os
+import re
+import subprocess
+
+from util import berth_only, sh
+
+
+def mountinfo(text):
+    """Parse /proc/PID/mountinfo text: {mount point: entry} (last one wins)."""
+    out = {}
+    for line in text.splitlines():
+        f = line.split()
+        if len(f) < 10 or "-" not in f:
+            continue
+        sep = f.index("-")
+        out[f[4]] = {"root": f[3], "opts": f[5].split(","), "optional": f[6:sep],
+                     "fstype": f[sep + 1], "source": f[sep + 2],
+                     "super": f[sep + 3].split(",")}
+    return out
+
+
+def container_mounts(ctx, edit=None, script="", flags=()):
+    out = ctx.sh(f"{script}cat /proc/self/mountinfo", edit=edit, flags=flags)
+    return mountinfo(out)
+
+
+def add_mount(dest, type_, source, options=None):
+    def edit(spec):
+        m = {"destination": dest, "type": type_, "source": source}
+        if options is not None:
+            m["options"] = options
+        spec["mounts"].append(m)
+    return edit
+
+
+def host_dir(ctx, name, files=()):
+    d = os.path.join(ctx.tmp, name)
+    os.makedirs(d)
+    for f in files:
+        with open(os.path.join(d, f), "w") as fh:
+            fh.write(f"{f}\n")
+    return d
+
+
+@contextlib.contextmanager
+def host_mount(*args, target):
+    subprocess.run(["mount", *args, target], check=True)
+    try:
+        yield target
+    finally:
+        subprocess.run(["umount", "-R", target], check=True)
+
+
+# ---------------------------------------------------------------------------
+# root
+
+def test_readonly_root(ctx):
+    def edit(spec):
+        spec["root"]["readonly"] = True
+    r = ctx.run(sh("touch /newfile"), edit=edit)
+    assert r.rc != 0 and "Read-only file system" in r.err, r
+    mi = container_mounts(ctx, edit=edit)
+    assert "ro" in mi["/"]["opts"], mi["/"]
+    # the mounts on top stay writable
+    assert ctx.sh("touch /dev/shm/x && echo ok", edit=edit) == "ok\n"
+
+
+def test_root_is_the_bundle_rootfs(ctx):
+    b = ctx.bundle(sh("cat /marker; ls /"))
+    with open(os.path.join(b, "rootfs", "marker"), "w") as f:
+        f.write("in-rootfs\n")
+    cid = ctx.new_id()
+    r = ctx.ok("run", "-b", b, cid)
+    assert r.out.startswith("in-rootfs\n"), r
+    # the host's root is not reachable
+    assert "work" not in r.out.split(), r
+
+
+def test_root_path_absolute(ctx):
+    b = ctx.bundle(["true"])
+    spec_root = os.path.join(b, "rootfs")
+
+    def edit(spec):
+        spec["root"]["path"] = spec_root
+    assert ctx.sh("echo ok", edit=edit) == "ok\n"
+
+
+def test_no_pivot(ctx):
+    script = "cat /proc/self/mountinfo; echo ==; ls /"
+    r = ctx.run(sh(script), flags=["--no-pivot"])
+    assert r.rc == 0, r
+    mi, listing = r.out.split("==\n")
+    assert "busybox" not in listing and "bin" in listing.split()
+    assert "/proc" in mountinfo(mi)
+    r = ctx.run(sh("cd /; cd ..; ls"), flags=["--no-pivot"])
+    assert r.rc == 0 and "bin" in r.out.split() and "work" not in r.out.split(), r
+
+
+def test_rootfs_propagation_values(ctx):
+    for value in ("shared", "slave", "private", "rshared", "rslave", "rprivate"):
+        r = ctx.run(["true"], edit=lambda s: s["linux"].update(rootfsPropagation=value))
+        assert r.rc == 0, (value, r)
+
+
+def test_rootfs_propagation_slave_vs_private(ctx):
+    """A shared host mount reached through the rootfs's propagation: slave
+    (the default) keeps receiving host mounts, private does not."""
+    src = host_dir(ctx, "shared-src")
+    with host_mount("--bind", src, target=src):
+        subprocess.run(["mount", "--make-shared", src], check=True)
+        bind = add_mount("/mnt", "bind", src, ["bind"])
+        for prop, want_master in ((None, True), ("rslave", True), ("private", False),
+                                  ("rprivate", False)):
+            def edit(spec):
+                bind(spec)
+                if prop:
+                    spec["linux"]["rootfsPropagation"] = prop
+            mi = container_mounts(ctx, edit=edit)
+            has_master = any(o.startswith("master:") for o in mi["/mnt"]["optional"])
+            assert has_master == want_master, (prop, mi["/mnt"])
+
+
+# ---------------------------------------------------------------------------
+# mounts
+
+def test_bind_mount_ro(ctx):
+    src = host_dir(ctx, "src", ["hello"])
+    edit = add_mount("/data", "bind", src, ["bind", "ro"])
+    r = ctx.run(sh("cat /data/hello; touch /data/new"), edit=edit)
+    assert r.out == "hello\n", r
+    assert r.rc != 0 and "Read-only file system" in r.err, r
+    assert "ro" in container_mounts(ctx, edit=edit)["/data"]["opts"]
+    assert not os.path.exists(os.path.join(src, "new"))
+
+
+def test_bind_mount_rw_writes_through(ctx):
+    src = host_dir(ctx, "src")
+    ctx.sh("echo written > /data/out", edit=add_mount("/data", "bind", src, ["rbind", "rw"]))
+    with open(os.path.join(src, "out")) as f:
+        assert f.read() == "written\n"
+
+
+def test_bind_mount_nosuid_nodev_noexec(ctx):
+    src = host_dir(ctx, "src")
+    edit = add_mount("/data", "bind", src, ["bind", "nosuid", "nodev", "noexec"])
+    mi = container_mounts(ctx, edit=edit)
+    for o in ("nosuid", "nodev", "noexec"):
+        assert o in mi["/data"]["opts"], mi["/data"]
+    r = ctx.run(sh("cp /bin/busybox /data/bb && /data/bb true"), edit=edit)
+    assert r.rc != 0 and "Permission denied" in r.err, r
+
+
+def test_bind_vs_rbind_submounts(ctx):
+    src = host_dir(ctx, "src")
+    sub = os.path.join(src, "sub")
+    os.mkdir(sub)
+    with host_mount("-t", "tmpfs", "-o", "size=1m", "tmpfs", target=sub):
+        with open(os.path.join(sub, "in-sub"), "w") as f:
+            f.write("x")
+        out = ctx.sh("ls /data/sub", edit=add_mount("/data", "bind", src, ["bind"]))
+        assert out == ""
+        out = ctx.sh("ls /data/sub", edit=add_mount("/data", "bind", src, ["rbind"]))
+        assert out == "in-sub\n"
+        # ro on an rbind is not recursive; rro is
+        mi = container_mounts(ctx, edit=add_mount("/data", "bind", src, ["rbind", "ro"]))
+        assert "ro" in mi["/data"]["opts"] and "rw" in mi["/data/sub"]["opts"]
+        mi = container_mounts(ctx, edit=add_mount("/data", "bind", src,
+                                                  ["rbind", "rro", "rnosuid"]))
+        for mp in ("/data", "/data/sub"):
+            assert "ro" in mi[mp]["opts"] and "nosuid" in mi[mp]["opts"], mi[mp]
+
+
+def test_bind_mount_file(ctx):
+    src = host_dir(ctx, "src", ["single"])
+    out = ctx.sh("cat /etc/single", edit=add_mount("/etc/single", "bind",
+                                                   os.path.join(src, "single"), ["bind", "ro"]))
+    assert out == "single\n"
+
+
+def test_bind_propagation_options(ctx):
+    src = host_dir(ctx, "src")
+    for opts, tag in ((["bind", "shared"], "shared:"), (["bind", "private"], None)):
+        mi = container_mounts(ctx, edit=add_mount("/data", "bind", src, opts))
+        optional = mi["/data"]["optional"]
+        if tag:
+            assert any(o.startswith(tag) for o in optional), (opts, mi["/data"])
+        else:
+            assert optional == [], (opts, mi["/data"])
+
+
+def test_tmpfs_size_mode(ctx):
+    edit = add_mount("/scratch", "tmpfs", "tmpfs", ["nosuid", "size=1m", "mode=1700"])
+    out = ctx.sh("stat -c %a /scratch; grep ' /scratch ' /proc/self/mountinfo", edit=edit)
+    mode, line = out.split("\n", 1)
+    assert mode == "1700"
+    mi = mountinfo(line)["/scratch"]
+    assert mi["fstype"] == "tmpfs" and "nosuid" in mi["opts"]
+    assert "size=1024k" in mi["super"] and "mode=1700" in mi["super"], mi
+
+
+def test_default_filesystems_mounted(ctx):
+    mi = container_mounts(ctx)
+    want = {"/proc": "proc", "/dev": "tmpfs", "/dev/pts": "devpts", "/dev/shm": "tmpfs",
+            "/dev/mqueue": "mqueue", "/sys": "sysfs"}
+    for mp, fstype in want.items():
+        assert mi[mp]["fstype"] == fstype, (mp, mi.get(mp))
+    assert "ro" in mi["/sys"]["opts"]
+    # cgroup v1 (hybrid host): one read-only mount per hierarchy under /sys/fs/cgroup
+    cg = {mp: e for mp, e in mi.items() if mp.startswith("/sys/fs/cgroup/")}
+    assert cg, mi
+    for mp, e in cg.items():
+        assert e["fstype"] in ("cgroup", "cgroup2") and "ro" in e["opts"], (mp, e)
+
+
+def test_symlink_destinations_stay_in_rootfs(ctx):
+    """A symlink in the rootfs pointing at / or ../../ used as a mount
+    destination resolves inside the rootfs; the host is never touched."""
+    escape_abs = "/berth-escape-abs"
+    escape_rel = "/berth-escape-rel"
+    assert not os.path.exists(escape_abs) and not os.path.exists(escape_rel)
+    src = host_dir(ctx, "src", ["payload"])
+
+    def edit(spec):
+        spec["mounts"] += [
+            {"destination": "/evil-abs" + escape_abs, "type": "tmpfs", "source": "tmpfs"},
+            {"destination": "/evil-rel" + escape_rel, "type": "bind", "source": src,
+             "options": ["bind"]},
+        ]
+    b = ctx.bundle(sh(f"cat /proc/self/mountinfo; ls {escape_rel}"), edit=edit)
+    rootfs = os.path.join(b, "rootfs")
+    os.symlink("/", os.path.join(rootfs, "evil-abs"))
+    os.symlink("../../../../../../../../..", os.path.join(rootfs, "evil-rel"))
+    host_before = open("/proc/self/mountinfo").read()
+    cid = ctx.new_id()
+    r = ctx.ok("run", "-b", b, cid)
+    mi = mountinfo(r.out)
+    assert mi[escape_abs]["fstype"] == "tmpfs", r
+    assert escape_rel in mi and "payload" in r.out.split(), r
+    assert not os.path.exists(escape_abs) and not os.path.exists(escape_rel)
+    assert os.path.isdir(os.path.join(rootfs, escape_abs.lstrip("/")))
+    host_after = open("/proc/self/mountinfo").read()
+    assert escape_abs not in host_after and escape_rel not in host_after
+    assert len(host_after.splitlines()) <= len(host_before.splitlines()) + 5
+
+
+def test_masked_paths(ctx):
+    def edit(spec):
+        spec["linux"]["maskedPaths"] += ["/etc/hostname", "/home"]
+    out = ctx.sh("wc -c < /proc/keys; ls /sys/firmware | wc -l; wc -c < /etc/hostname; "
+                 "ls /home | wc -l; touch /home/x 2>/dev/null || echo ro", edit=edit)
+    assert out.split() == ["0", "0", "0", "0", "ro"], out
+    mi = container_mounts(ctx, edit=edit)
+    assert "/proc/keys" in mi and "/sys/firmware" in mi and "/home" in mi
+
+
+def test_masked_path_missing_is_ignored(ctx):
+    edit = lambda s: s["linux"]["maskedPaths"].append("/does/not/exist")  # noqa: E731
+    assert ctx.sh("echo ok", edit=edit) == "ok\n"
+
+
+def test_readonly_paths(ctx):
+    def edit(spec):
+        spec["linux"]["readonlyPaths"].append("/home")
+    r = ctx.run(sh("echo 1 > /proc/sys/kernel/ns_last_pid"), edit=edit)
+    assert r.rc != 0 and "Read-only file system" in r.err, r
+    r = ctx.run(sh("touch /home/x"), edit=edit)
+    assert r.rc != 0 and "Read-only file system" in r.err, r
+    mi = container_mounts(ctx, edit=edit)
+    for p in ("/proc/sys", "/proc/fs", "/home"):
+        assert "ro" in mi[p]["opts"], (p, mi.get(p))
+
+
+def test_sysctl(ctx):
+    def edit(spec):
+        spec["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1", "kernel.shmmax": "123456789"}
+    host_fwd = open("/proc/sys/net/ipv4/ip_forward").read()
+    host_shm = open("/proc/sys/kernel/shmmax").read()
+    out = ctx.sh("cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax", edit=edit)
+    assert out == "1\n123456789\n"
+    assert open("/proc/sys/net/ipv4/ip_forward").read() == host_fwd
+    assert open("/proc/sys/kernel/shmmax").read() == host_shm
+
+
+def test_sysctl_needs_namespace(ctx):
+    def edit(spec):
+        spec["linux"]["namespaces"] = [n for n in spec["linux"]["namespaces"]
+                                       if n["type"] != "network"]
+        spec["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1"}
+    r = ctx.run(["true"], edit=edit)
+    assert r.rc != 0 and "net.ipv4.ip_forward" in r.err, r
+
+
+def test_dev_contents(ctx):
+    out = ctx.sh("ls -l /dev | tail -n +2")
+    entries = {}
+    for line in out.splitlines():
+        f = line.split()
+        entries[f[-1] if f[0][0] != "l" else f[-3]] = line
+    for name, (major, minor) in {"null": (1, 3), "zero": (1, 5), "full": (1, 7),
+                                 "random": (1, 8), "urandom": (1, 9), "tty": (5, 0)}.items():
+        assert re.match(rf"^crw-rw-rw-\s.*\s{major},\s+{minor}\s", entries[name]), entries[name]
+    links = {"ptmx": "pts/ptmx", "fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
+             "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2"}
+    for name, target in links.items():
+        assert entries[name].startswith("l") and entries[name].endswith(f"-> {target}"), \
+            entries[name]
+    for d in ("pts", "shm", "mqueue"):
+        assert entries[d].startswith("d"), entries[d]
+    assert "console" not in entries  # only with a terminal
+    # the host's other devices are not there
+    assert "vda" not in entries and "kmsg" not in entries
+
+
+def test_dev_null_works_and_devices_cgroup_denies_others(ctx):
+    out = ctx.sh("echo x > /dev/null; head -c 4 /dev/zero | wc -c; "
+                 "head -c 4 /dev/urandom | wc -c")
+    assert out.split() == ["4", "4"]
+
+
+def test_linux_devices_mknod(ctx):
+    def edit(spec):
+        spec["linux"]["devices"] = [
+            {"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3,
+             "fileMode": 0o620, "uid": 1000, "gid": 0},
+            {"path": "/dev/myfifo", "type": "p"},
+        ]
+        spec["linux"]["resources"]["devices"].append(
+            {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"})
+    out = ctx.sh("ls -ln /dev/mynull /dev/myfifo; echo x > /dev/mynull && echo wrote", edit=edit)
+    lines = out.splitlines()
+    assert re.match(r"^prw-", lines[0]) and lines[0].endswith("/dev/myfifo"), out
+    # root writes through the group bit: the default caps lack CAP_DAC_OVERRIDE
+    assert re.match(r"^crw--w----\s+1\s+1000\s+0\s+1,\s+3\s", lines[1]), out
+    assert lines[2] == "wrote"
+
+
+def test_device_cgroup_denies_unlisted_device(ctx):
+    def edit(spec):
+        spec["linux"]["devices"] = [{"path": "/dev/mymem", "type": "c", "major": 1,
+                                     "minor": 1, "fileMode": 0o600}]
+    r = ctx.run(sh("head -c 1 /dev/mymem"), edit=edit)
+    assert r.rc != 0 and "Operation not permitted" in r.err, r
+
+
+@berth_only
+def test_unknown_mount_option_refused(ctx):
+    src = host_dir(ctx, "src")
+    r = ctx.run(["true"], edit=add_mount("/data", "bind", src, ["bind", "bogus"]))
+    assert r.rc != 0, r
+    assert "mounts[7].options" in r.err and "bogus" in r.err, r
+    assert os.listdir(ctx.root) == []
