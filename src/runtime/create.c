@@ -335,6 +335,9 @@ spawn_init (struct create_job *j, berth_err *err)
   saved_errno = errno;
   if (j->pid == 0)
     {
+      /* The state dir lock must stay with this process only: an init holding
+         it would block `start` forever. */
+      close (j->dirfd);
       close (j->sync_parent);
       if (j->tty_parent >= 0)
         close (j->tty_parent);
