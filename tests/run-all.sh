@@ -9,7 +9,7 @@
 #   PYTEST_ARGS="-k kill" tests/run-all.sh
 set -uo pipefail
 
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 build=${BUILD_DIR:-build}
 python=/usr/bin/python3  # Debian's, which has python3-pytest
 report=$(mktemp -d)

@@ -433,7 +433,8 @@ create_steps (struct create_job *j, bool foreground, berth_err *err)
   j->init.process = j->spec->process;
   j->init.bundle = j->bundle;
   j->init.rootfs = j->rootfs;
-  if (check_terminal_options (j->spec->process, o->console_socket, foreground, err) < 0)
+  if (check_terminal_options (j->spec->process, o->console_socket, foreground, err) < 0
+      || validate_for_create (j->spec, err) < 0)
     return -1;
   if (lx == NULL || !lx->namespaces[BERTH_NS_MNT].present)
     return berth_fail (err, 0, "linux.namespaces: a mount namespace is required");
@@ -444,6 +445,23 @@ create_steps (struct create_job *j, bool foreground, berth_err *err)
     return -1;
   if (mkfifoat (j->dirfd, BERTH_EXEC_FIFO, 0622) < 0)
     return berth_fail (err, errno, "mkfifo `%s/%s/%s`", j->ctx->state_root, o->id, BERTH_EXEC_FIFO);
+  /* Writable by the container's user whoever it is (the umask would make it
+     0600), owned by the container's root. */
+  if (fchmodat (j->dirfd, BERTH_EXEC_FIFO, 0622, 0) < 0)
+    return berth_fail (err, errno, "chmod `%s`", BERTH_EXEC_FIFO);
+  if (lx->namespaces[BERTH_NS_USER].present)
+    {
+      uid_t uid = 0;
+      gid_t gid = 0;
+      for (size_t i = 0; i < lx->n_uid_mappings; i++)
+        if (lx->uid_mappings[i].container_id == 0)
+          uid = lx->uid_mappings[i].host_id;
+      for (size_t i = 0; i < lx->n_gid_mappings; i++)
+        if (lx->gid_mappings[i].container_id == 0)
+          gid = lx->gid_mappings[i].host_id;
+      if (fchownat (j->dirfd, BERTH_EXEC_FIFO, uid, gid, 0) < 0)
+        return berth_fail (err, errno, "chown `%s`", BERTH_EXEC_FIFO);
+    }
   j->init.fifo_fd = openat (j->dirfd, BERTH_EXEC_FIFO, O_PATH | O_CLOEXEC);
   if (j->init.fifo_fd < 0)
     return berth_fail (err, errno, "open `%s`", BERTH_EXEC_FIFO);

@@ -100,6 +100,9 @@ enter_namespaces (struct init_ctx *c, berth_err *err)
   if (ns_join (c->ns_fds, c->join_mask & (1u << BERTH_NS_MNT), err) < 0)
     return -1;
   ns_close_all (c->ns_fds);
+  if (c->spec->linux->namespaces[BERTH_NS_NET].present && c->spec->linux->namespaces[BERTH_NS_NET].path == NULL
+      && ns_loopback_up (err) < 0)
+    return -1;
   if (c->fork_for_pidns)
     fork_into_new_pidns (c);
   return 0;
@@ -201,12 +204,14 @@ init_container_main (struct init_ctx *c)
   berth_err err = NULL;
   cleanup_free char *exe = NULL;
   char fifo_path[64];
+  char **env;
   int fifo;
 
   /* Nodes and files are made with the modes the spec gives. */
   umask (0);
   if (wait_for_go (c, &err) < 0 || setup_container (c, &exe, &err) < 0)
     sync_child_fail (c->sync_fd, &err);
+  env = process_exec_env (c->process);
   if (sync_send (c->sync_fd, SYNC_READY, NULL, &err) < 0)
     _exit (1);
   close (c->sync_fd);
@@ -223,7 +228,7 @@ init_container_main (struct init_ctx *c)
     _exit (1);
   close (fifo);
   close (c->fifo_fd);
-  process_exec (c->process, exe, -1);
+  process_exec (c->process, exe, env, -1);
 }
 
 void
@@ -264,5 +269,5 @@ init_exec_main (struct init_ctx *c)
       || process_prepare_fds (c->preserve_fds, &err) < 0)
     sync_child_fail (c->sync_fd, &err);
   /* Success is the sync socket closing on exec. */
-  process_exec (p, exe, c->sync_fd);
+  process_exec (p, exe, process_exec_env (p), c->sync_fd);
 }

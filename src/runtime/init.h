@@ -33,6 +33,9 @@ struct init_ctx
 __attribute__ ((noreturn)) void init_container_main (struct init_ctx *c);
 __attribute__ ((noreturn)) void init_exec_main (struct init_ctx *c);
 
+/* validate.c: what the kernel cannot do, refused before anything is made. */
+int validate_for_create (const struct berth_spec *s, berth_err *err);
+
 /* rootfs.c: mounts, /dev, pivot_root, masked and readonly paths. */
 int rootfs_prepare (struct init_ctx *c, berth_err *err);     /* before pivot */
 int rootfs_pivot (struct init_ctx *c, berth_err *err);
@@ -51,6 +54,10 @@ int process_set_credentials_and_caps (const struct berth_process *p, bool setgro
 int process_find_executable (const struct berth_process *p, char **path_out, berth_err *err);
 int process_prepare_fds (int preserve_fds, berth_err *err);
 int process_join_session_keyring (const char *id, berth_err *err);
-__attribute__ ((noreturn)) void process_exec (const struct berth_process *p, const char *path, int sync_fd);
+/* The environment to exec with: HOME filled in from the container's
+ * /etc/passwd when the process has none, as runc does. */
+char **process_exec_env (const struct berth_process *p);
+__attribute__ ((noreturn)) void process_exec (const struct berth_process *p, const char *path, char **envp,
+                                              int sync_fd);
 
 #endif

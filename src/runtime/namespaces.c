@@ -5,6 +5,10 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/nsfs.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -65,6 +69,17 @@ ns_open_paths (const struct berth_linux *lx, int fds[BERTH_NS_COUNT], berth_err 
           ns_close_all (fds);
           return berth_fail (err, e, "open %s namespace path `%s`", berth_ns_type_name (i), path);
         }
+      /* Checked here, where the path is known, rather than failing setns()
+         later in the child. */
+      {
+        int type = ioctl (fds[i], NS_GET_NSTYPE);
+        if (type != ns_table[i].flag)
+          {
+            ns_close_all (fds);
+            return berth_fail (err, EINVAL, "linux.namespaces: `%s` is not a %s namespace", path,
+                               berth_ns_type_name (i));
+          }
+      }
     }
   return 0;
 }
@@ -147,5 +162,22 @@ ns_open_of_pid (pid_t pid, int fds[BERTH_NS_COUNT], berth_err *err)
           return berth_fail (err, e, "open `%s`", path);
         }
     }
+  return 0;
+}
+
+int
+ns_loopback_up (berth_err *err)
+{
+  struct ifreq ifr = { 0 };
+  cleanup_close int sock = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+  if (sock < 0)
+    return berth_fail (err, errno, "socket");
+  strcpy (ifr.ifr_name, "lo");
+  if (ioctl (sock, SIOCGIFFLAGS, &ifr) < 0)
+    return berth_fail (err, errno, "get flags of lo");
+  ifr.ifr_flags |= IFF_UP;
+  if (ioctl (sock, SIOCSIFFLAGS, &ifr) < 0)
+    return berth_fail (err, errno, "bring lo up");
   return 0;
 }

@@ -26,4 +26,7 @@ int ns_write_id_maps (pid_t pid, const struct berth_linux *lx, berth_err *err);
  * that differs from ours (exec). */
 int ns_open_of_pid (pid_t pid, int fds[BERTH_NS_COUNT], berth_err *err);
 
+/* A new network namespace has lo down: bring it up as runc does. */
+int ns_loopback_up (berth_err *err);
+
 #endif

@@ -238,12 +238,59 @@ process_join_session_keyring (const char *id, berth_err *err)
   return 0;
 }
 
+/* Home of uid from /etc/passwd (read by hand: NSS modules must not be
+ * loaded from the container's rootfs). */
+static char *
+passwd_home (uid_t uid)
+{
+  FILE *f = fopen ("/etc/passwd", "re");
+  char line[1024];
+  char *home = NULL;
+
+  if (f == NULL)
+    return NULL;
+  while (home == NULL && fgets (line, sizeof (line), f))
+    {
+      char *fields[7];
+      char *save = NULL, *p = line;
+      int n = 0;
+      line[strcspn (line, "\n")] = '\0';
+      /* strsep keeps empty fields, which passwd lines have. */
+      while (n < 7 && (fields[n] = strsep (&p, ":")) != NULL)
+        n++;
+      (void) save;
+      if (n == 7 && strtoul (fields[2], NULL, 10) == uid && *fields[2])
+        home = strdup (fields[5]);
+    }
+  fclose (f);
+  return home;
+}
+
+char **
+process_exec_env (const struct berth_process *p)
+{
+  size_t n = p->n_env;
+  char **env;
+  char *home;
+
+  if (env_lookup (p->env, "HOME") != NULL)
+    return p->env;
+  env = calloc (n + 2, sizeof (char *));
+  for (size_t i = 0; i < n; i++)
+    env[i] = p->env[i];
+  home = passwd_home (p->user.uid);
+  if (asprintf (&env[n], "HOME=%s", home && *home ? home : "/") < 0)
+    env[n] = NULL;
+  free (home);
+  return env;
+}
+
 void
-process_exec (const struct berth_process *p, const char *path, int sync_fd)
+process_exec (const struct berth_process *p, const char *path, char **envp, int sync_fd)
 {
   berth_err err = NULL;
 
-  execve (path, p->args, p->env ? p->env : (char *[]){ NULL });
+  execve (path, p->args, envp ? envp : (char *[]){ NULL });
   berth_fail (&err, 0, "exec: \"%s\": %s", p->args[0],
               errno == ENOENT ? "no such file or directory" : errno == EACCES ? "permission denied" : strerror (errno));
   if (sync_fd >= 0)

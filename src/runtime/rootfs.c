@@ -110,37 +110,97 @@ do_spec_mount (struct init_ctx *c, int rootfd, const struct berth_mount *m, size
   return 0;
 }
 
-/* "cgroup" mounts: cgroup2 where the host is unified; on v1 and hybrid hosts
- * a tmpfs with one cgroup mount per hierarchy, as the host has them. */
-/* Mount one host cgroup hierarchy (a mountinfo line) under the tmpfs. */
-static int
-mount_one_hierarchy (int tmpfs, char *line, const char *dest, unsigned long flags, berth_err *err)
+/* Our cgroup in the hierarchy whose options are `opts` (from
+ * /proc/self/cgroup: the parent already moved us into the container's). */
+static bool
+own_cgroup_path (const char *self_cgroup, const char *fstype, const char *opts, char *out, size_t len)
 {
-  char mnt[1024], fstype[64], opts[1024], data[1024] = "";
-  char *sep = strstr (line, " - ");
-  char *base, *save = NULL;
-  cleanup_close int sub = -1;
+  char *copy = strdup (self_cgroup);
+  char *save = NULL;
+  bool found = false;
 
-  if (sep == NULL || sscanf (line, "%*s %*s %*s %*s %1023s", mnt) != 1
+  for (char *line = strtok_r (copy, "\n", &save); line && !found; line = strtok_r (NULL, "\n", &save))
+    {
+      char *c1 = strchr (line, ':');
+      char *c2 = c1 ? strchr (c1 + 1, ':') : NULL;
+      if (c2 == NULL)
+        continue;
+      *c2 = '\0';
+      if (strcmp (fstype, "cgroup2") == 0)
+        found = c1[1] == '\0';
+      else if (c1[1] != '\0')
+        {
+          /* Every controller of the line must be among the mount options. */
+          char *ctl_save = NULL;
+          found = true;
+          for (char *ctl = strtok_r (c1 + 1, ",", &ctl_save); ctl; ctl = strtok_r (NULL, ",", &ctl_save))
+            {
+              const char *hit = strstr (opts, ctl);
+              size_t l = strlen (ctl);
+              if (hit == NULL || (hit != opts && hit[-1] != ',') || (hit[l] != ',' && hit[l] != '\0'))
+                found = false;
+            }
+        }
+      if (found)
+        snprintf (out, len, "%s", c2 + 1);
+    }
+  free (copy);
+  return found;
+}
+
+/* Bind the container's own directory of one host hierarchy (a mountinfo
+ * line) under the tmpfs, as runc does without a cgroup namespace.  cgroup v1
+ * cannot be mounted from a user namespace; a bind works everywhere. */
+static int
+mount_one_hierarchy (int tmpfs, char *line, const char *self_cgroup, const char *dest, unsigned long flags,
+                     berth_err *err)
+{
+  char mnt[1024], root[1024], fstype[64], opts[1024], path[1024], src[3072];
+  char *sep = strstr (line, " - ");
+  char *base;
+  cleanup_close int sub = -1;
+  struct mountfd_bind b = { 0 };
+
+  if (sep == NULL || sscanf (line, "%*s %*s %*s %1023s %1023s", root, mnt) != 2
       || sscanf (sep + 3, "%63s %*s %1023s", fstype, opts) != 2)
     return 0;
   if (strcmp (fstype, "cgroup") != 0 && strcmp (fstype, "cgroup2") != 0)
     return 0;
   base = strrchr (mnt, '/');
-  if (base == NULL || base[1] == '\0')
+  if (base == NULL || base[1] == '\0' || !own_cgroup_path (self_cgroup, fstype, opts, path, sizeof (path)))
     return 0;
   base++;
+  /* The mount may show a sub-tree (root field): the path is relative to it. */
+  if (strcmp (root, "/") != 0 && strncmp (path, root, strlen (root)) == 0)
+    memmove (path, path + strlen (root), strlen (path + strlen (root)) + 1);
+  snprintf (src, sizeof (src), "%s%s", mnt, path);
   if (mkdirat (tmpfs, base, 0755) < 0 && errno != EEXIST)
     return berth_fail (err, errno, "mkdir `%s/%s`", dest, base);
   sub = openat (tmpfs, base, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (sub < 0)
     return berth_fail (err, errno, "open `%s/%s`", dest, base);
-  /* Keep only the hierarchy's options (controllers, name=...). */
-  for (char *o = strtok_r (opts, ",", &save); o; o = strtok_r (NULL, ",", &save))
-    if (strcmp (o, "rw") && strcmp (o, "ro") && strncmp (o, "relatime", 8) && strcmp (o, "nosuid")
-        && strcmp (o, "nodev") && strcmp (o, "noexec"))
-      snprintf (data + strlen (data), sizeof (data) - strlen (data), "%s%s", data[0] ? "," : "", o);
-  return mountfd_fs_onto (fstype, "cgroup", data, flags | MS_NOSUID | MS_NODEV | MS_NOEXEC, 0, sub, dest, err);
+  b.source = src;
+  b.attr_set = mountfd_attr_from_ms (flags | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  return mountfd_bind_onto (&b, sub, dest, err);
+}
+
+static char *
+read_whole (const char *path, berth_err *err)
+{
+  char *buf = NULL;
+  size_t size = 0;
+  FILE *f = fopen (path, "re");
+
+  if (f == NULL)
+    return (berth_fail (err, errno, "open `%s`", path), NULL);
+  if (getdelim (&buf, &size, '\0', f) < 0)
+    {
+      free (buf);
+      buf = NULL;
+      berth_fail (err, errno, "read `%s`", path);
+    }
+  fclose (f);
+  return buf;
 }
 
 /* "cgroup" mounts: cgroup2 where the host is unified; on v1 and hybrid hosts
@@ -149,20 +209,13 @@ mount_one_hierarchy (int tmpfs, char *line, const char *dest, unsigned long flag
 static int
 mount_cgroup_v1_tree (int target_fd, const char *dest, unsigned long flags, berth_err *err)
 {
-  cleanup_free char *table = NULL;
-  size_t size = 0;
-  FILE *f = fopen ("/proc/self/mountinfo", "re");
+  cleanup_free char *table = read_whole ("/proc/self/mountinfo", err);
+  cleanup_free char *self_cgroup = NULL;
   cleanup_close int tmpfs = -1;
   char *save = NULL;
 
-  if (f == NULL)
-    return berth_fail (err, errno, "open /proc/self/mountinfo");
-  if (getdelim (&table, &size, '\0', f) < 0)
-    {
-      fclose (f);
-      return berth_fail (err, errno, "read /proc/self/mountinfo");
-    }
-  fclose (f);
+  if (table == NULL || (self_cgroup = read_whole ("/proc/self/cgroup", err)) == NULL)
+    return -1;
   if (strstr (table, " - cgroup cgroup ") == NULL)
     return mountfd_fs_onto ("cgroup2", "cgroup", NULL, flags, 0, target_fd, dest, err);
   /* Populated through the new tmpfs' own fd, then made read-only as asked. */
@@ -170,7 +223,7 @@ mount_cgroup_v1_tree (int target_fd, const char *dest, unsigned long flags, bert
   if (tmpfs < 0)
     return -1;
   for (char *line = strtok_r (table, "\n", &save); line; line = strtok_r (NULL, "\n", &save))
-    if (mount_one_hierarchy (tmpfs, line, dest, flags, err) < 0)
+    if (mount_one_hierarchy (tmpfs, line, self_cgroup, dest, flags, err) < 0)
       return -1;
   return (flags & MS_RDONLY) ? mountfd_setattr (tmpfs, false, MOUNT_ATTR_RDONLY, 0, 0, dest, err) : 0;
 }
@@ -238,10 +291,17 @@ rootfs_pivot (struct init_ctx *c, berth_err *err)
     }
   else
     {
-      /* pivot_root(".", ".") stacks the old root under the new one; it is
-         made slave before the lazy unmount so the unmount cannot propagate. */
+      /* pivot_root(".", ".") stacks the old root on top of the new one.
+         "." must name the old root for the next two calls (after the pivot
+         the cwd is still the new root): it is made slave so the lazy unmount
+         cannot propagate to the host, then detached. */
+      cleanup_close int oldroot = open ("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+      if (oldroot < 0)
+        return berth_fail (err, errno, "open old root");
       if (syscall (SYS_pivot_root, ".", ".") < 0)
         return berth_fail (err, errno, "pivot_root to `%s`", c->rootfs);
+      if (fchdir (oldroot) < 0)
+        return berth_fail (err, errno, "chdir to old root");
       if (mount (NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
         return berth_fail (err, errno, "make old root slave");
       if (umount2 (".", MNT_DETACH) < 0)

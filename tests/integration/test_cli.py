@@ -66,3 +66,14 @@ def test_bad_log_format(ctx):
 def test_version_names_berth(ctx):
     r = ctx.ok("--version", root=False)
     assert r.out.startswith("berth version"), r
+
+
+def test_systemd_cgroup_flag_accepted(ctx):
+    r = ctx.ok("--systemd-cgroup", "list")
+    assert r.out.startswith("ID "), r
+
+
+def test_global_flags_before_command_only(ctx):
+    # runc's global flags go before the command
+    r = ctx.cmd("list", "--root", ctx.root)
+    assert r.rc == 1 and "flag provided but not defined: -root" in r.err, r

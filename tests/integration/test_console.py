@@ -5,7 +5,7 @@ import os
 import re
 import subprocess
 
-from util import BERTH, ConsoleSocket, read_pty, sh
+from util import BERTH, TIMEOUT, ConsoleSocket, read_pty, sh
 
 
 def terminal(spec):
@@ -89,7 +89,7 @@ def test_create_stdio_pass_through(ctx):
     out_path, err_path = os.path.join(ctx.tmp, "out"), os.path.join(ctx.tmp, "err")
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         p = subprocess.run(ctx_argv(ctx, "create", "--bundle", b, cid), stdin=subprocess.DEVNULL,
-                           stdout=out, stderr=err, timeout=30)
+                           stdout=out, stderr=err, timeout=TIMEOUT)
     assert p.returncode == 0
     ctx.ok("start", cid)
     ctx.wait_status(cid, "stopped")

@@ -176,3 +176,17 @@ def test_exec_console_socket_needs_detach(ctx):
     assert r.rc == 255, r
     assert "cannot use console socket if runc will not detach or allocate tty" in r.err, r
     ctx.destroy(cid)
+
+
+def test_exec_preserve_fds(ctx):
+    cid = ctx.start_running()
+    path = os.path.join(ctx.tmp, "passed")
+    with open(path, "w") as f:
+        f.write("exec fd 3\n")
+    r = ctx.cmd("exec", "--preserve-fds", "1", cid, "sh", "-c", "cat <&3", fds={3: path})
+    assert r.rc == 0 and r.out == "exec fd 3\n", r
+    r = ctx.cmd("exec", cid, "ls", "/proc/self/fd", fds={3: path})
+    assert sorted(r.out.split()) == ["0", "1", "2", "3"], r  # 3: ls's own dir fd
+    r = ctx.cmd("exec", cid, "sh", "-c", "cat <&3", fds={3: path})
+    assert r.rc != 0, r
+    ctx.destroy(cid)

@@ -41,7 +41,7 @@ def test_state_is_pretty_json(ctx):
 
 
 def test_create_start_transitions(ctx):
-    b = ctx.bundle(sh("read x < /dev/null; sleep 0.5"))
+    b = ctx.bundle(sh("sleep 1"))
     cid = ctx.new_id()
     ctx.ok("create", "--bundle", b, cid)
     st = ctx.state(cid)

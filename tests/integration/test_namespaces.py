@@ -2,6 +2,7 @@
 ones named; hostname, domainname; user namespace id mappings."""
 
 import os
+import re
 import subprocess
 
 from util import berth_only, runc_lacks, sh
@@ -179,3 +180,20 @@ def test_user_namespace_without_mappings_fails(ctx):
     r = ctx.run(["true"], edit=edit)
     assert r.rc != 0, r
     assert os.listdir(ctx.root) == []
+
+
+def test_user_namespace_devices_are_bind_mounted(ctx):
+    """In a user namespace mknod is not allowed: devices come from the host
+    by bind mount (from the same path), and linux.devices work the same way."""
+    def edit(spec):
+        userns(spec)
+        spec["linux"]["devices"] = [{"path": "/dev/kmsg", "type": "c", "major": 1,
+                                     "minor": 11, "fileMode": 0o600}]
+    out = ctx.sh("echo x > /dev/null && echo wrote; ls -l /dev/kmsg; "
+                 "cat /proc/self/mountinfo", edit=edit)
+    lines = out.splitlines()
+    assert lines[0] == "wrote", out
+    assert re.match(r"^c.*\s1,\s+11\s.*/dev/kmsg$", lines[1]), out
+    mps = {line.split()[4]: line for line in lines[2:]}
+    for dev in ("/dev/null", "/dev/zero", "/dev/kmsg"):
+        assert dev in mps, (dev, out)

@@ -287,12 +287,23 @@ def test_sysctl(ctx):
 
 
 def test_sysctl_needs_namespace(ctx):
+    """A net.* sysctl without a private network namespace would change the
+    host's: refused, and the host's value is left alone."""
+    path = "/proc/sys/net/ipv4/ip_forward"
+    host = open(path).read().strip()
+    other = "0" if host == "1" else "1"
+
     def edit(spec):
         spec["linux"]["namespaces"] = [n for n in spec["linux"]["namespaces"]
                                        if n["type"] != "network"]
-        spec["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1"}
-    r = ctx.run(["true"], edit=edit)
-    assert r.rc != 0 and "net.ipv4.ip_forward" in r.err, r
+        spec["linux"]["sysctl"] = {"net.ipv4.ip_forward": other}
+    try:
+        r = ctx.run(["true"], edit=edit)
+        assert open(path).read().strip() == host, "the host's sysctl was changed"
+        assert r.rc != 0 and "net.ipv4.ip_forward" in r.err, r
+    finally:
+        with open(path, "w") as f:
+            f.write(host)
 
 
 def test_dev_contents(ctx):
@@ -341,9 +352,10 @@ def test_linux_devices_mknod(ctx):
 
 def test_device_cgroup_denies_unlisted_device(ctx):
     def edit(spec):
-        spec["linux"]["devices"] = [{"path": "/dev/mymem", "type": "c", "major": 1,
-                                     "minor": 1, "fileMode": 0o600}]
-    r = ctx.run(sh("head -c 1 /dev/mymem"), edit=edit)
+        # /dev/kmsg (1, 11): made by mknod, but not in the devices cgroup allow list
+        spec["linux"]["devices"] = [{"path": "/dev/mykmsg", "type": "c", "major": 1,
+                                     "minor": 11, "fileMode": 0o600}]
+    r = ctx.run(sh("ls -l /dev/mykmsg; head -c 1 /dev/mykmsg"), edit=edit)
     assert r.rc != 0 and "Operation not permitted" in r.err, r
 
 

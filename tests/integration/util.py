@@ -23,6 +23,9 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BERTH = os.environ.get("BERTH_BIN", os.path.join(REPO, "build", "src", "cli", "berth"))
 IS_RUNC = os.path.basename(os.path.realpath(BERTH)).startswith("runc")
+# Seconds one runtime command may take; every command is well under 1 s when
+# things work, so a hang fails fast instead of stalling the suite.
+TIMEOUT = float(os.environ.get("BERTH_TEST_TIMEOUT", "10"))
 
 berth_only = pytest.mark.skipif(IS_RUNC, reason="berth deliberately differs from runc here")
 
@@ -289,7 +292,7 @@ class Ctx:
             json.dump(spec, f, indent=2)
 
     # ---- running the binary ----------------------------------------------
-    def cmd(self, *args, root=True, input=None, timeout=30, cwd=None, env=None,
+    def cmd(self, *args, root=True, input=None, timeout=None, cwd=None, env=None,
             stdin=subprocess.DEVNULL, fds=None):
         """Run the runtime; `fds` {number: path} opens extra fds in the child."""
         argv = [BERTH]
@@ -305,7 +308,8 @@ class Ctx:
                 stdin.write(input if isinstance(input, bytes) else input.encode())
                 stdin.seek(0)
             try:
-                p = subprocess.run(argv, stdin=stdin, stdout=out, stderr=err, timeout=timeout,
+                p = subprocess.run(argv, stdin=stdin, stdout=out, stderr=err,
+                                   timeout=timeout or TIMEOUT,
                                    cwd=cwd, env=env, pass_fds=tuple(fds or ()),
                                    preexec_fn=(lambda: open_fds(fds)) if fds else None)
             finally:
@@ -401,12 +405,16 @@ class Ctx:
     def kill_all(self):
         """Last-resort cleanup after the leak check has run."""
         for cid in self.ids:
-            subprocess.run([BERTH, "--root", self.root, "delete", "--force", cid],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=20)
+            try:
+                subprocess.run([BERTH, "--root", self.root, "delete", "--force", cid],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               timeout=TIMEOUT)
+            except (OSError, subprocess.TimeoutExpired):
+                pass  # the leak check's own clean-up ends what is left
         for p in self.popens:
             if p.poll() is None:
                 p.kill()
-            p.wait(timeout=10)
+            p.wait()
             for s in (p.stdout, p.stderr):
                 if s:
                     s.close()

@@ -1,0 +1,55 @@
+/* Checks a config must pass before anything is made for it: what the spec
+ * allows in JSON but the kernel cannot do (messages as runc's, which engines
+ * and users know). */
+#include <string.h>
+
+#include "runtime/init.h"
+
+static bool
+has_ns (const struct berth_linux *lx, enum berth_ns_type t)
+{
+  return lx && lx->namespaces[t].present;
+}
+
+/* Which namespace isolates a sysctl: -1 when none does. */
+static int
+sysctl_namespace (const char *key)
+{
+  static const char *ipc_keys[] = { "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+                                    "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced" };
+  for (size_t i = 0; i < sizeof (ipc_keys) / sizeof (ipc_keys[0]); i++)
+    if (strcmp (key, ipc_keys[i]) == 0)
+      return BERTH_NS_IPC;
+  if (strncmp (key, "fs.mqueue.", 10) == 0)
+    return BERTH_NS_IPC;
+  if (strncmp (key, "net.", 4) == 0)
+    return BERTH_NS_NET;
+  if (strcmp (key, "kernel.hostname") == 0 || strcmp (key, "kernel.domainname") == 0)
+    return BERTH_NS_UTS;
+  return -1;
+}
+
+int
+validate_for_create (const struct berth_spec *s, berth_err *err)
+{
+  const struct berth_linux *lx = s->linux;
+
+  if (s->hostname && *s->hostname && !has_ns (lx, BERTH_NS_UTS))
+    return berth_fail (err, 0, "hostname: unable to set hostname without a private UTS namespace");
+  if (s->domainname && *s->domainname && !has_ns (lx, BERTH_NS_UTS))
+    return berth_fail (err, 0, "domainname: unable to set domainname without a private UTS namespace");
+  for (size_t i = 0; lx && i < lx->n_sysctl; i++)
+    {
+      const char *key = lx->sysctl[i].key;
+      int ns = sysctl_namespace (key);
+      if (ns < 0)
+        return berth_fail (err, 0, "linux.sysctl: sysctl \"%s\" is not in a separate kernel namespace", key);
+      if (!has_ns (lx, ns))
+        return berth_fail (err, 0, "linux.sysctl: sysctl \"%s\" is not allowed in the host's %s namespace", key,
+                           berth_ns_type_name (ns));
+    }
+  if (lx && has_ns (lx, BERTH_NS_USER) && lx->namespaces[BERTH_NS_USER].path == NULL
+      && (lx->n_uid_mappings == 0 || lx->n_gid_mappings == 0))
+    return berth_fail (err, 0, "linux.uidMappings: a new user namespace needs uid and gid mappings");
+  return 0;
+}
