@@ -39,6 +39,7 @@ struct berth_cli_command
   int min_args;
   int max_args;      /* -1: no maximum */
   bool skip_reorder; /* flags only before the id (exec, ps: the rest is the command's) */
+  int error_status;  /* exit status when run() fails; 0 means 1 (runc's exec uses 255) */
   int (*run) (struct berth_cli *cli, const struct berth_args *args, berth_err *err);
 };
 
@@ -50,7 +51,9 @@ extern const struct berth_cli_command berth_cmd_delete;
 extern const struct berth_cli_command berth_cmd_exec;
 extern const struct berth_cli_command berth_cmd_kill;
 extern const struct berth_cli_command berth_cmd_list;
+extern const struct berth_cli_command berth_cmd_pause;
 extern const struct berth_cli_command berth_cmd_ps;
+extern const struct berth_cli_command berth_cmd_resume;
 extern const struct berth_cli_command berth_cmd_run;
 extern const struct berth_cli_command berth_cmd_spec;
 extern const struct berth_cli_command berth_cmd_start;

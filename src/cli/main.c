@@ -15,7 +15,7 @@
 
 static const struct berth_cli_command *const commands[] = {
   &berth_cmd_create, &berth_cmd_delete, &berth_cmd_exec, &berth_cmd_kill,  &berth_cmd_list,
-  &berth_cmd_ps,     &berth_cmd_run,    &berth_cmd_spec, &berth_cmd_start, &berth_cmd_state,
+  &berth_cmd_pause,  &berth_cmd_ps,     &berth_cmd_resume, &berth_cmd_run,    &berth_cmd_spec, &berth_cmd_start, &berth_cmd_state,
 };
 #define N_COMMANDS (sizeof (commands) / sizeof (commands[0]))
 
@@ -130,7 +130,7 @@ run_command (struct berth_cli *cli, const struct berth_cli_command *cmd, int arg
         {
           fflush (stdout);
           berth_log_error_and_print (err);
-          status = 1;
+          status = cmd->error_status ? cmd->error_status : 1;
         }
     }
   free (parse_error);

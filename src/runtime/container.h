@@ -97,6 +97,10 @@ int berth_container_kill (const struct berth_context *ctx, const char *id, int s
 /* delete: a stopped container (or any, with force: killed first). */
 int berth_container_delete (const struct berth_context *ctx, const char *id, bool force, berth_err *err);
 
+/* pause/resume: freeze or thaw every process of the container. */
+int berth_container_pause (const struct berth_context *ctx, const char *id, berth_err *err);
+int berth_container_resume (const struct berth_context *ctx, const char *id, berth_err *err);
+
 /* ps: pids of every process in the container's cgroup. */
 int berth_container_pids (const struct berth_context *ctx, const char *id, pid_t **pids, size_t *n, berth_err *err);
 

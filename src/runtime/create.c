@@ -24,6 +24,7 @@
 #include "runtime/sync.h"
 #include "runtime/terminal.h"
 #include "util/cleanup.h"
+#include "util/log.h"
 
 pid_t
 clone_child (unsigned long flags, int cgroup_fd)
@@ -485,9 +486,14 @@ create_steps (struct create_job *j, bool foreground, berth_err *err)
     return -1;
   close (j->init.sync_fd);
   j->init.sync_fd = -1;
+  berth_log (BERTH_LOG_DEBUG, "container %s: init started as pid %d (clone flags 0x%x)", o->id, j->pid,
+             j->init.unshare_flags);
   if (sync_send (j->sync_parent, SYNC_GO, NULL, err) < 0)
     return -1;
-  return wait_for_init (j, err);
+  if (wait_for_init (j, err) < 0)
+    return -1;
+  berth_log (BERTH_LOG_DEBUG, "container %s: init ready, waiting for start", o->id);
+  return 0;
 }
 
 int

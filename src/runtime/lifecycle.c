@@ -303,6 +303,41 @@ destroy_container (const struct berth_context *ctx, int dirfd, struct berth_stat
   return berth_state_dir_remove (ctx->state_root, st->id, err);
 }
 
+static int
+set_frozen (const struct berth_context *ctx, const char *id, bool frozen, berth_err *err)
+{
+  cleanup_close int dirfd = -1;
+  struct berth_state *st = load (ctx, id, true, &dirfd, err);
+  enum berth_status status;
+  int ret;
+
+  if (st == NULL)
+    return -1;
+  status = berth_state_status (dirfd, st);
+  if (frozen && status != BERTH_STATUS_RUNNING && status != BERTH_STATUS_CREATED)
+    ret = berth_fail (err, 0, "container not running");
+  else if (!frozen && status != BERTH_STATUS_PAUSED)
+    ret = berth_fail (err, 0, "container not paused");
+  else if (st->cgroup == NULL)
+    ret = berth_fail (err, 0, "container %s has no cgroup to freeze", id);
+  else
+    ret = berth_cgroup_set_frozen (st->cgroup, frozen, err);
+  berth_state_free (st);
+  return ret;
+}
+
+int
+berth_container_pause (const struct berth_context *ctx, const char *id, berth_err *err)
+{
+  return set_frozen (ctx, id, true, err);
+}
+
+int
+berth_container_resume (const struct berth_context *ctx, const char *id, berth_err *err)
+{
+  return set_frozen (ctx, id, false, err);
+}
+
 int
 berth_container_delete (const struct berth_context *ctx, const char *id, bool force, berth_err *err)
 {

@@ -7,6 +7,7 @@
 #include "runtime/create.h"
 #include "runtime/signals.h"
 #include "runtime/terminal.h"
+#include "util/log.h"
 
 int
 berth_container_run (const struct berth_context *ctx, const struct berth_create_options *opts, bool detach,
@@ -26,6 +27,8 @@ berth_container_run (const struct berth_context *ctx, const struct berth_create_
       else
         ret = process_wait_forwarding_signals (cc.state->pid, exit_status, err);
     }
+  if (!detach)
+    berth_log (BERTH_LOG_DEBUG, "container %s: init exited with status %d", opts->id, *exit_status);
   if (ret < 0 || !detach)
     {
       berth_err derr = NULL;

@@ -65,7 +65,7 @@ berth_state_dir_create (const char *state_root, const char *id, berth_err *err)
   if (mkdirat (rootfd, id, 0711) < 0)
     {
       if (errno == EEXIST)
-        return berth_fail (err, 0, "container with id exists: %s", id);
+        return berth_fail (err, 0, "container with given ID already exists: %s", id);
       return berth_fail (err, errno, "mkdir state dir `%s/%s`", state_root, id);
     }
   fd = openat (rootfd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);

@@ -15,8 +15,16 @@ format_message (int errnum, const char *fmt, va_list ap)
     return NULL;
   if (errnum == 0)
     return text;
+  /* Lower-case like Go's errno strings: runc prints "no such file or
+     directory", and engines (podman) match that text. */
   if (asprintf (&full, "%s: %s", text, strerror (errnum)) < 0)
     full = NULL;
+  else
+    {
+      char *reason = full + strlen (text) + 2;
+      if (reason[0] >= 'A' && reason[0] <= 'Z' && !(reason[1] >= 'A' && reason[1] <= 'Z'))
+        reason[0] = reason[0] - 'A' + 'a';
+    }
   free (text);
   return full;
 }
