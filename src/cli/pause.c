@@ -13,7 +13,8 @@ const struct berth_cli_command berth_cmd_pause = {
   .usage = "<container-id>"
            "\n\nWhere \"<container-id>\" is the name for the instance of the container to be\n"
            "paused.",
-  .description = "The pause command suspends all processes in the instance of the container.\n\nUse runc list to identify instances of containers and their current status.",
+  .description = "The pause command suspends all processes in the instance of the container.\n\nUse runc list to "
+                 "identify instances of containers and their current status.",
   .min_args = 1,
   .max_args = 1,
   .run = run_pause,

@@ -22,9 +22,9 @@
 /* Process-wide settings from the global flags. */
 struct berth_context
 {
-  const char *state_root;    /* --root, default /run/berth */
-  bool systemd_cgroup;       /* --systemd-cgroup */
-  bool debug;                /* --debug */
+  const char *state_root; /* --root, default /run/berth */
+  bool systemd_cgroup;    /* --systemd-cgroup */
+  bool debug;             /* --debug */
 };
 
 enum berth_status
@@ -35,31 +35,31 @@ enum berth_status
   BERTH_STATUS_PAUSED,
   BERTH_STATUS_STOPPED,
 };
-const char *berth_status_name (enum berth_status status);  /* "created" ... */
+const char *berth_status_name (enum berth_status status); /* "created" ... */
 
 struct berth_create_options
 {
   const char *id;
-  const char *bundle;          /* default: cwd */
-  const char *config_path;     /* default: <bundle>/config.json */
-  const char *console_socket;  /* NULL: none */
-  const char *pid_file;        /* NULL: none; written last (engines watch for it) */
+  const char *bundle;         /* default: cwd */
+  const char *config_path;    /* default: <bundle>/config.json */
+  const char *console_socket; /* NULL: none */
+  const char *pid_file;       /* NULL: none; written last (engines watch for it) */
   bool no_pivot;
   bool no_new_keyring;
-  int preserve_fds;            /* extra fds after 0,1,2 passed to the container */
+  int preserve_fds; /* extra fds after 0,1,2 passed to the container */
 };
 
 /* Information about one container, for `state` and `list`. */
 struct berth_container_info
 {
   char *id;
-  pid_t pid;                   /* 0 when stopped */
+  pid_t pid; /* 0 when stopped */
   enum berth_status status;
   char *bundle;
   char *rootfs;
-  char *created;               /* RFC 3339 with nanoseconds, UTC */
-  char *owner;                 /* user name of the creator ("" when unknown) */
-  json_t *annotations;         /* object (maybe empty), owned */
+  char *created;       /* RFC 3339 with nanoseconds, UTC */
+  char *owner;         /* user name of the creator ("" when unknown) */
+  json_t *annotations; /* object (maybe empty), owned */
 };
 
 void berth_container_info_free (struct berth_container_info *info);
@@ -106,7 +106,7 @@ int berth_container_pids (const struct berth_context *ctx, const char *id, pid_t
 
 struct berth_exec_options
 {
-  struct berth_process *process;  /* the process to start, already parsed (args, env, cwd, user, caps ...) */
+  struct berth_process *process; /* the process to start, already parsed (args, env, cwd, user, caps ...) */
   const char *console_socket;
   const char *pid_file;
   bool detach;

@@ -37,11 +37,11 @@ clone_child (unsigned long flags, int cgroup_fd)
   if (cgroup_fd >= 0)
     {
       args.flags |= CLONE_INTO_CGROUP;
-      args.cgroup = (uint64_t) cgroup_fd;
+      args.cgroup = (uint64_t)cgroup_fd;
     }
-  pid = (pid_t) syscall (SYS_clone3, &args, sizeof (args));
+  pid = (pid_t)syscall (SYS_clone3, &args, sizeof (args));
   if (pid < 0 && (errno == ENOSYS || errno == E2BIG) && cgroup_fd < 0)
-    pid = (pid_t) syscall (SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+    pid = (pid_t)syscall (SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
   return pid;
 }
 
@@ -99,12 +99,12 @@ read_file_limited (const char *path, size_t limit, size_t *len, berth_err *err)
     return (berth_fail (err, errno, "stat `%s`", path), NULL);
   if (!S_ISREG (sb.st_mode))
     return (berth_fail (err, 0, "`%s` is not a regular file", path), NULL);
-  if ((size_t) sb.st_size > limit)
-    return (berth_fail (err, 0, "%s: config file too large (%lld bytes, limit %zu)", path, (long long) sb.st_size,
-                        limit),
-            NULL);
+  if ((size_t)sb.st_size > limit)
+    return (
+        berth_fail (err, 0, "%s: config file too large (%lld bytes, limit %zu)", path, (long long)sb.st_size, limit),
+        NULL);
   buf = malloc (sb.st_size + 1);
-  while (off < (size_t) sb.st_size)
+  while (off < (size_t)sb.st_size)
     {
       ssize_t n = read (fd, buf + off, sb.st_size - off);
       if (n < 0 && errno == EINTR)
@@ -150,9 +150,9 @@ struct create_job
   char *config;
   size_t config_len;
   int sync_parent;
-  int tty_parent;      /* foreground terminal: our end of the console socketpair */
+  int tty_parent; /* foreground terminal: our end of the console socketpair */
   pid_t pid;
-  pid_t intermediate;  /* joined userns + new pidns: the first child, which exits */
+  pid_t intermediate; /* joined userns + new pidns: the first child, which exits */
 };
 
 static void
@@ -257,7 +257,7 @@ plan_namespaces (struct create_job *j, bool *join_pid_in_parent)
       if (c->ns_fds[t] >= 0)
         {
           if (t == BERTH_NS_PID && !join_user)
-            *join_pid_in_parent = true;   /* only children enter a joined pid ns */
+            *join_pid_in_parent = true; /* only children enter a joined pid ns */
           else
             c->join_mask |= 1u << t;
           continue;
@@ -416,7 +416,7 @@ save_state (struct create_job *j, struct berth_state **out, berth_err *err)
       berth_state_free (st);
       return -1;
     }
-  j->cgroup = NULL;  /* owned by the state now */
+  j->cgroup = NULL; /* owned by the state now */
   *out = st;
   return 0;
 }

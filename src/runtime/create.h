@@ -9,8 +9,8 @@ struct created_container
 {
   struct berth_state *state;
   struct berth_spec *spec;
-  int dirfd;          /* locked state dir */
-  int master_fd;      /* pty master when run in the foreground with a terminal; else -1 */
+  int dirfd;     /* locked state dir */
+  int master_fd; /* pty master when run in the foreground with a terminal; else -1 */
 };
 
 /* foreground: `run` without --detach (a terminal is relayed by berth itself

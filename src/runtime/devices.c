@@ -27,12 +27,12 @@ static const struct berth_device default_devices[] = {
   { .path = "/dev/tty", .type = 'c', .major = 5, .minor = 0, .has_file_mode = true, .file_mode = 0666 },
 };
 
-static const struct { const char *target, *link; } default_links[] = {
-  { "/proc/self/fd", "/dev/fd" },
-  { "/proc/self/fd/0", "/dev/stdin" },
-  { "/proc/self/fd/1", "/dev/stdout" },
-  { "/proc/self/fd/2", "/dev/stderr" },
-  { "pts/ptmx", "/dev/ptmx" },
+static const struct
+{
+  const char *target, *link;
+} default_links[] = {
+  { "/proc/self/fd", "/dev/fd" },       { "/proc/self/fd/0", "/dev/stdin" }, { "/proc/self/fd/1", "/dev/stdout" },
+  { "/proc/self/fd/2", "/dev/stderr" }, { "pts/ptmx", "/dev/ptmx" },
 };
 
 /* Split "/dev/x/y" into an fd of "/dev/x" (made if missing) and "y". */
@@ -102,12 +102,12 @@ make_device (int rootfd, const struct berth_device *d, bool in_userns, berth_err
   if (unlinkat (dfd, base, 0) < 0 && errno != ENOENT && errno != EISDIR)
     return berth_fail (err, errno, "remove existing `%s`", d->path);
   if (mknodat (dfd, base, type | (d->has_file_mode ? (d->file_mode & 07777) : 0666),
-               makedev ((unsigned) d->major, (unsigned) d->minor))
+               makedev ((unsigned)d->major, (unsigned)d->minor))
       < 0)
-    return berth_fail (err, errno, "mknod `%s` (%c %lld:%lld)", d->path, d->type, (long long) d->major,
-                       (long long) d->minor);
+    return berth_fail (err, errno, "mknod `%s` (%c %lld:%lld)", d->path, d->type, (long long)d->major,
+                       (long long)d->minor);
   if ((d->has_uid || d->has_gid)
-      && fchownat (dfd, base, d->has_uid ? d->uid : (uid_t) -1, d->has_gid ? d->gid : (gid_t) -1, AT_SYMLINK_NOFOLLOW)
+      && fchownat (dfd, base, d->has_uid ? d->uid : (uid_t)-1, d->has_gid ? d->gid : (gid_t)-1, AT_SYMLINK_NOFOLLOW)
              < 0)
     return berth_fail (err, errno, "chown `%s`", d->path);
   return 0;
@@ -203,8 +203,9 @@ devices_cgroup_rules (const struct berth_linux *lx, size_t *n)
       const struct berth_device *d = &lx->devices[i];
       if (d->type == 'p')
         continue;
-      rules[k++] = (struct berth_device_rule){ .allow = true, .type = d->type == 'u' ? 'c' : d->type,
-                                               .major = d->major, .minor = d->minor, .access = "rwm" };
+      rules[k++] = (struct berth_device_rule){
+        .allow = true, .type = d->type == 'u' ? 'c' : d->type, .major = d->major, .minor = d->minor, .access = "rwm"
+      };
     }
   for (size_t i = 0; i < n_default; i++)
     rules[k++] = default_rules[i];

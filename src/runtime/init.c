@@ -38,7 +38,7 @@ wait_for_go (struct init_ctx *c, berth_err *err)
   if (sync_recv (c->sync_fd, &type, NULL, err) < 0)
     return -1;
   if (type != SYNC_GO)
-    _exit (1);   /* the parent gave up and already reported why */
+    _exit (1); /* the parent gave up and already reported why */
   return 0;
 }
 
@@ -68,7 +68,7 @@ fork_into_new_pidns (struct init_ctx *c)
       berth_fail (&err, errno, "unshare pid namespace");
       sync_child_fail (c->sync_fd, &err);
     }
-  pid = (pid_t) syscall (SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, NULL);
+  pid = (pid_t)syscall (SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, NULL);
   if (pid < 0)
     {
       berth_fail (&err, errno, "fork into the new pid namespace");

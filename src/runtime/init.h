@@ -14,17 +14,17 @@ struct init_ctx
   const char *id;
   const struct berth_spec *spec;
   const struct berth_process *process;
-  const char *bundle;          /* absolute; relative bind sources are from here */
-  const char *rootfs;          /* absolute host path of the rootfs */
-  int sync_fd;                 /* child end of the sync socket */
-  int fifo_fd;                 /* O_PATH fd of exec.fifo; -1 for exec */
-  int console_fd;              /* socket to send the pty master on; -1: no terminal */
-  int ns_fds[BERTH_NS_COUNT];  /* namespaces to join (-1: none) */
-  unsigned join_mask;          /* bits (1 << type) the child setns()es after GO */
-  int unshare_flags;           /* CLONE_* the child unshares after GO */
-  bool new_userns;             /* parent wrote our id maps: become root in it */
-  bool new_mntns;              /* a new mount namespace: set up the rootfs */
-  bool fork_for_pidns;         /* unshare(CLONE_NEWPID) left for the child: fork once more */
+  const char *bundle;         /* absolute; relative bind sources are from here */
+  const char *rootfs;         /* absolute host path of the rootfs */
+  int sync_fd;                /* child end of the sync socket */
+  int fifo_fd;                /* O_PATH fd of exec.fifo; -1 for exec */
+  int console_fd;             /* socket to send the pty master on; -1: no terminal */
+  int ns_fds[BERTH_NS_COUNT]; /* namespaces to join (-1: none) */
+  unsigned join_mask;         /* bits (1 << type) the child setns()es after GO */
+  int unshare_flags;          /* CLONE_* the child unshares after GO */
+  bool new_userns;            /* parent wrote our id maps: become root in it */
+  bool new_mntns;             /* a new mount namespace: set up the rootfs */
+  bool fork_for_pidns;        /* unshare(CLONE_NEWPID) left for the child: fork once more */
   bool no_pivot;
   bool no_new_keyring;
   int preserve_fds;
@@ -37,9 +37,9 @@ __attribute__ ((noreturn)) void init_exec_main (struct init_ctx *c);
 int validate_for_create (const struct berth_spec *s, berth_err *err);
 
 /* rootfs.c: mounts, /dev, pivot_root, masked and readonly paths. */
-int rootfs_prepare (struct init_ctx *c, berth_err *err);     /* before pivot */
+int rootfs_prepare (struct init_ctx *c, berth_err *err); /* before pivot */
 int rootfs_pivot (struct init_ctx *c, berth_err *err);
-int rootfs_finalize (struct init_ctx *c, berth_err *err);    /* after pivot, console done */
+int rootfs_finalize (struct init_ctx *c, berth_err *err); /* after pivot, console done */
 
 /* devices.c */
 int devices_create (struct init_ctx *c, int rootfd, berth_err *err);

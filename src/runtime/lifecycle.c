@@ -140,7 +140,7 @@ berth_container_state (const struct berth_context *ctx, const char *id, struct b
 static int
 compare_info (const void *a, const void *b)
 {
-  return strcmp (((const struct berth_container_info *) a)->id, ((const struct berth_container_info *) b)->id);
+  return strcmp (((const struct berth_container_info *)a)->id, ((const struct berth_container_info *)b)->id);
 }
 
 int
@@ -268,7 +268,7 @@ berth_container_kill (const struct berth_context *ctx, const char *id, int sig, 
 static int
 wait_exit (pid_t pid, unsigned long long start, int timeout_ms)
 {
-  int pidfd = (int) syscall (SYS_pidfd_open, pid, 0);
+  int pidfd = (int)syscall (SYS_pidfd_open, pid, 0);
   if (pidfd >= 0)
     {
       struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
@@ -297,7 +297,7 @@ destroy_container (const struct berth_context *ctx, int dirfd, struct berth_stat
       kill (st->pid, SIGKILL);
       wait_exit (st->pid, st->pid_start, 10000);
     }
-  (void) dirfd;
+  (void)dirfd;
   if (st->cgroup && berth_cgroup_destroy (st->cgroup, err) < 0)
     return -1;
   return berth_state_dir_remove (ctx->state_root, st->id, err);
@@ -360,7 +360,7 @@ berth_container_delete (const struct berth_context *ctx, const char *id, bool fo
   switch (berth_state_status (dirfd, st))
     {
     case BERTH_STATUS_STOPPED:
-    case BERTH_STATUS_CREATED:   /* runc deletes a created container without --force */
+    case BERTH_STATUS_CREATED: /* runc deletes a created container without --force */
       ret = destroy_container (ctx, dirfd, st, err);
       break;
     default:

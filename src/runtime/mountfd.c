@@ -99,8 +99,15 @@ mountfd_bind_onto (const struct mountfd_bind *b, int target_fd, const char *what
 static int
 set_sb_flags (int fsfd, unsigned long flags, const char *what, berth_err *err)
 {
-  static const struct { unsigned long ms; const char *name; } table[] = {
-    { MS_SYNCHRONOUS, "sync" }, { MS_DIRSYNC, "dirsync" }, { MS_LAZYTIME, "lazytime" }, { MS_MANDLOCK, "mand" },
+  static const struct
+  {
+    unsigned long ms;
+    const char *name;
+  } table[] = {
+    { MS_SYNCHRONOUS, "sync" },
+    { MS_DIRSYNC, "dirsync" },
+    { MS_LAZYTIME, "lazytime" },
+    { MS_MANDLOCK, "mand" },
   };
   for (size_t i = 0; i < sizeof (table) / sizeof (table[0]); i++)
     if ((flags & table[i].ms) && fsconfig (fsfd, FSCONFIG_SET_FLAG, table[i].name, NULL, 0) < 0)
@@ -136,8 +143,8 @@ set_fs_data (int fsfd, const char *data, const char *what, berth_err *err)
 }
 
 int
-mountfd_fs_onto (const char *type, const char *source, const char *data, unsigned long flags,
-                 unsigned long propagation, int target_fd, const char *what, berth_err *err)
+mountfd_fs_onto (const char *type, const char *source, const char *data, unsigned long flags, unsigned long propagation,
+                 int target_fd, const char *what, berth_err *err)
 {
   int mnt = mountfd_fs_attach (type, source, data, flags, propagation, target_fd, what, err);
   if (mnt < 0)
@@ -162,7 +169,7 @@ mountfd_fs_attach (const char *type, const char *source, const char *data, unsig
     return -1;
   if (fsconfig (fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
     return berth_fail (err, errno, "mount `%s` (type %s, options `%s`)", what, type, data ? data : "");
-  mnt = fsmount (fsfd, FSMOUNT_CLOEXEC, (unsigned int) mountfd_attr_from_ms (flags));
+  mnt = fsmount (fsfd, FSMOUNT_CLOEXEC, (unsigned int)mountfd_attr_from_ms (flags));
   if (mnt < 0)
     return berth_fail (err, errno, "mount `%s` (type %s)", what, type);
   if (move_mount (mnt, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)

@@ -18,7 +18,7 @@ uint64_t mountfd_attr_from_ms (unsigned long ms_flags);
 struct mountfd_bind
 {
   const char *source;
-  int source_fd;          /* used when source is NULL */
+  int source_fd; /* used when source is NULL */
   bool recursive;
   uint64_t attr_set, attr_clr;
   uint64_t rattr_set, rattr_clr;
@@ -36,7 +36,7 @@ int mountfd_fs_attach (const char *type, const char *source, const char *data, u
                        unsigned long propagation, int target_fd, const char *what, berth_err *err);
 
 /* Change attributes of the mount at fd (recursive or not). */
-int mountfd_setattr (int fd, bool recursive, uint64_t set, uint64_t clr, unsigned long propagation,
-                     const char *what, berth_err *err);
+int mountfd_setattr (int fd, bool recursive, uint64_t set, uint64_t clr, unsigned long propagation, const char *what,
+                     berth_err *err);
 
 #endif

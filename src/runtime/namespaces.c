@@ -21,16 +21,12 @@
 static const struct
 {
   int flag;
-  const char *proc_name;   /* name under /proc/PID/ns */
+  const char *proc_name; /* name under /proc/PID/ns */
 } ns_table[BERTH_NS_COUNT] = {
-  [BERTH_NS_USER] = { CLONE_NEWUSER, "user" },
-  [BERTH_NS_PID] = { CLONE_NEWPID, "pid" },
-  [BERTH_NS_NET] = { CLONE_NEWNET, "net" },
-  [BERTH_NS_IPC] = { CLONE_NEWIPC, "ipc" },
-  [BERTH_NS_UTS] = { CLONE_NEWUTS, "uts" },
-  [BERTH_NS_CGROUP] = { CLONE_NEWCGROUP, "cgroup" },
-  [BERTH_NS_TIME] = { CLONE_NEWTIME, "time" },
-  [BERTH_NS_MNT] = { CLONE_NEWNS, "mnt" },
+  [BERTH_NS_USER] = { CLONE_NEWUSER, "user" }, [BERTH_NS_PID] = { CLONE_NEWPID, "pid" },
+  [BERTH_NS_NET] = { CLONE_NEWNET, "net" },    [BERTH_NS_IPC] = { CLONE_NEWIPC, "ipc" },
+  [BERTH_NS_UTS] = { CLONE_NEWUTS, "uts" },    [BERTH_NS_CGROUP] = { CLONE_NEWCGROUP, "cgroup" },
+  [BERTH_NS_TIME] = { CLONE_NEWTIME, "time" }, [BERTH_NS_MNT] = { CLONE_NEWNS, "mnt" },
 };
 
 int
@@ -108,16 +104,17 @@ write_map (pid_t pid, const char *file, const struct berth_id_mapping *m, size_t
   for (size_t i = 0; i < n; i++)
     {
       int w = snprintf (buf + len, sizeof (buf) - len, "%u %u %u\n", m[i].container_id, m[i].host_id, m[i].size);
-      if (w < 0 || (size_t) w >= sizeof (buf) - len)
-        return berth_fail (err, 0, "linux.%s: too many mappings", strcmp (file, "uid_map") ? "gidMappings" : "uidMappings");
+      if (w < 0 || (size_t)w >= sizeof (buf) - len)
+        return berth_fail (err, 0, "linux.%s: too many mappings",
+                           strcmp (file, "uid_map") ? "gidMappings" : "uidMappings");
       len += w;
     }
   snprintf (path, sizeof (path), "/proc/%d/%s", pid, file);
   fd = open (path, O_WRONLY | O_CLOEXEC);
   if (fd < 0)
     return berth_fail (err, errno, "open `%s`", path);
-  if (write (fd, buf, len) != (ssize_t) len)
-    return berth_fail (err, errno, "write %s `%.*s`", file, (int) (len ? len - 1 : 0), buf);
+  if (write (fd, buf, len) != (ssize_t)len)
+    return berth_fail (err, errno, "write %s `%.*s`", file, (int)(len ? len - 1 : 0), buf);
   return 0;
 }
 
@@ -145,7 +142,7 @@ ns_open_of_pid (pid_t pid, int fds[BERTH_NS_COUNT], berth_err *err)
       if (stat (path, &theirs) < 0)
         {
           if (errno == ENOENT && i == BERTH_NS_TIME)
-            continue;  /* kernel without time namespaces */
+            continue; /* kernel without time namespaces */
           int e = errno;
           ns_close_all (fds);
           return berth_fail (err, e, "stat `%s`", path);

@@ -31,7 +31,7 @@ process_set_rlimits (const struct berth_process *p, berth_err *err)
       struct rlimit rl = { .rlim_cur = p->rlimits[i].soft, .rlim_max = p->rlimits[i].hard };
       if (setrlimit (p->rlimits[i].resource, &rl) < 0)
         return berth_fail (err, errno, "process.rlimits[%zu]: setrlimit %s (soft %llu, hard %llu)%s", i,
-                           p->rlimits[i].type, (unsigned long long) rl.rlim_cur, (unsigned long long) rl.rlim_max,
+                           p->rlimits[i].type, (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
                            errno == EPERM ? " (raising a hard limit needs CAP_SYS_RESOURCE)" : "");
     }
   return 0;
@@ -88,12 +88,12 @@ apply_caps (const struct berth_capabilities *caps, berth_err *err)
   uint64_t mask = last_cap () >= 63 ? ~0ULL : ((1ULL << (last_cap () + 1)) - 1);
   uint64_t eff = caps->effective & mask, prm = caps->permitted & mask, inh = caps->inheritable & mask;
 
-  data[0].effective = (uint32_t) eff;
-  data[1].effective = (uint32_t) (eff >> 32);
-  data[0].permitted = (uint32_t) prm;
-  data[1].permitted = (uint32_t) (prm >> 32);
-  data[0].inheritable = (uint32_t) inh;
-  data[1].inheritable = (uint32_t) (inh >> 32);
+  data[0].effective = (uint32_t)eff;
+  data[1].effective = (uint32_t)(eff >> 32);
+  data[0].permitted = (uint32_t)prm;
+  data[1].permitted = (uint32_t)(prm >> 32);
+  data[0].inheritable = (uint32_t)inh;
+  data[1].inheritable = (uint32_t)(inh >> 32);
   if (syscall (SYS_capset, &hdr, data) < 0)
     return berth_fail (err, errno, "process.capabilities: capset");
   if (prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
@@ -258,7 +258,7 @@ passwd_home (uid_t uid)
       /* strsep keeps empty fields, which passwd lines have. */
       while (n < 7 && (fields[n] = strsep (&p, ":")) != NULL)
         n++;
-      (void) save;
+      (void)save;
       if (n == 7 && strtoul (fields[2], NULL, 10) == uid && *fields[2])
         home = strdup (fields[5]);
     }
@@ -292,7 +292,9 @@ process_exec (const struct berth_process *p, const char *path, char **envp, int 
 
   execve (path, p->args, envp ? envp : (char *[]){ NULL });
   berth_fail (&err, 0, "exec: \"%s\": %s", p->args[0],
-              errno == ENOENT ? "no such file or directory" : errno == EACCES ? "permission denied" : strerror (errno));
+              errno == ENOENT   ? "no such file or directory"
+              : errno == EACCES ? "permission denied"
+                                : strerror (errno));
   if (sync_fd >= 0)
     sync_child_fail (sync_fd, &err);
   fprintf (stderr, "%s\n", err->msg);

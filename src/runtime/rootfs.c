@@ -59,8 +59,7 @@ make_target (int rootfd, const char *dest, bool want_dir, berth_err *err)
   return fd;
 }
 
-static int
-mount_cgroup_v1_tree (int target_fd, const char *dest, unsigned long flags, berth_err *err);
+static int mount_cgroup_v1_tree (int target_fd, const char *dest, unsigned long flags, berth_err *err);
 
 static int
 do_spec_mount (struct init_ctx *c, int rootfd, const struct berth_mount *m, size_t idx, berth_err *err)
@@ -238,9 +237,9 @@ make_rootfs_mount_point (struct init_ctx *c, berth_err *err)
     prop = lx->rootfs_propagation;
   /* Never let our mounts reach the host: slave (default) or as asked.
      A shared host "/" with rootfsPropagation shared keeps the link on purpose. */
-  if (mount (NULL, "/", NULL, (prop & (MS_SHARED | MS_SLAVE | MS_PRIVATE | MS_UNBINDABLE)) == MS_SHARED
-                                  ? MS_SLAVE | MS_REC
-                                  : prop | MS_REC,
+  if (mount (NULL, "/", NULL,
+             (prop & (MS_SHARED | MS_SLAVE | MS_PRIVATE | MS_UNBINDABLE)) == MS_SHARED ? MS_SLAVE | MS_REC
+                                                                                       : prop | MS_REC,
              NULL)
       < 0)
     return berth_fail (err, errno, "set propagation of `/`");
@@ -362,7 +361,9 @@ rootfs_finalize (struct init_ctx *c, berth_err *err)
         if (readonly_path (lx->readonly_paths[i], err) < 0)
           return -1;
       if (lx->rootfs_propagation
-          && mount (NULL, "/", NULL, lx->rootfs_propagation & (MS_SHARED | MS_SLAVE | MS_PRIVATE | MS_UNBINDABLE | MS_REC), NULL) < 0)
+          && mount (NULL, "/", NULL,
+                    lx->rootfs_propagation & (MS_SHARED | MS_SLAVE | MS_PRIVATE | MS_UNBINDABLE | MS_REC), NULL)
+                 < 0)
         return berth_fail (err, errno, "linux.rootfsPropagation: set propagation of `/`");
     }
   if (c->spec->root_readonly)

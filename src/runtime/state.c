@@ -182,7 +182,7 @@ berth_state_save (int dirfd, const struct berth_state *st, berth_err *err)
 
   json_object_set_new (obj, "id", json_string (st->id));
   json_object_set_new (obj, "pid", json_integer (st->pid));
-  json_object_set_new (obj, "pid_start", json_integer ((json_int_t) st->pid_start));
+  json_object_set_new (obj, "pid_start", json_integer ((json_int_t)st->pid_start));
   json_object_set_new (obj, "bundle", json_string (st->bundle));
   json_object_set_new (obj, "rootfs", json_string (st->rootfs));
   json_object_set_new (obj, "created", json_string (st->created));
@@ -228,8 +228,8 @@ berth_state_load (int dirfd, const char *id, berth_err *err)
     }
   st = calloc (1, sizeof (*st));
   st->id = dup_string_member (obj, "id");
-  st->pid = (pid_t) json_integer_value (json_object_get (obj, "pid"));
-  st->pid_start = (unsigned long long) json_integer_value (json_object_get (obj, "pid_start"));
+  st->pid = (pid_t)json_integer_value (json_object_get (obj, "pid"));
+  st->pid_start = (unsigned long long)json_integer_value (json_object_get (obj, "pid_start"));
   st->bundle = dup_string_member (obj, "bundle");
   st->rootfs = dup_string_member (obj, "rootfs");
   st->created = dup_string_member (obj, "created");

@@ -25,14 +25,14 @@ struct berth_state
 {
   char *id;
   pid_t pid;
-  unsigned long long pid_start;   /* field 22 of /proc/PID/stat: guards against pid reuse */
+  unsigned long long pid_start; /* field 22 of /proc/PID/stat: guards against pid reuse */
   char *bundle;
   char *rootfs;
   char *created;
   char *owner;
-  json_t *annotations;            /* object, owned */
-  struct berth_cgroup *cgroup;    /* may be NULL */
-  bool new_pid_ns;                /* the container has its own pid namespace */
+  json_t *annotations;         /* object, owned */
+  struct berth_cgroup *cgroup; /* may be NULL */
+  bool new_pid_ns;             /* the container has its own pid namespace */
 };
 
 void berth_state_free (struct berth_state *st);

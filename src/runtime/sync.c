@@ -56,10 +56,10 @@ sync_recv (int fd, enum sync_type *type, char **payload, berth_err *err)
       *type = SYNC_EOF;
       return 0;
     }
-  if ((size_t) n < sizeof (h))
+  if ((size_t)n < sizeof (h))
     return berth_fail (err, 0, "short message on sync socket (%zd bytes)", n);
   memcpy (&h, buf, sizeof (h));
-  if (h.len != (size_t) n - sizeof (h))
+  if (h.len != (size_t)n - sizeof (h))
     return berth_fail (err, 0, "malformed message on sync socket");
   *type = h.type;
   if (payload)

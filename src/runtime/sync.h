@@ -28,11 +28,11 @@
 
 enum sync_type
 {
-  SYNC_EOF = 0,   /* the peer closed the socket (or exec'd) */
+  SYNC_EOF = 0, /* the peer closed the socket (or exec'd) */
   SYNC_GO,
-  SYNC_PID,       /* payload: the pid (decimal) of the process that carries on */
+  SYNC_PID, /* payload: the pid (decimal) of the process that carries on */
   SYNC_READY,
-  SYNC_ERROR,     /* payload: the error text */
+  SYNC_ERROR, /* payload: the error text */
 };
 
 int sync_send (int fd, enum sync_type type, const char *payload, berth_err *err);

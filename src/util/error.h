@@ -15,19 +15,17 @@
 
 struct berth_error
 {
-  int errnum;   /* errno value, 0 when the error is not from the OS */
-  char *msg;    /* full text, including context and errno text */
+  int errnum; /* errno value, 0 when the error is not from the OS */
+  char *msg;  /* full text, including context and errno text */
 };
 typedef struct berth_error *berth_err;
 
 /* Set *err (which must be NULL) and return -1.  errnum may be 0. */
-int berth_fail (berth_err *err, int errnum, const char *fmt, ...)
-    __attribute__ ((format (printf, 3, 4)));
+int berth_fail (berth_err *err, int errnum, const char *fmt, ...) __attribute__ ((format (printf, 3, 4)));
 int berth_failv (berth_err *err, int errnum, const char *fmt, va_list ap);
 
 /* Prefix the message of *err with "<context>: " and return -1. */
-int berth_wrap (berth_err *err, const char *fmt, ...)
-    __attribute__ ((format (printf, 2, 3)));
+int berth_wrap (berth_err *err, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 
 void berth_err_free (berth_err *err);
 
