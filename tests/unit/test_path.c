@@ -540,7 +540,7 @@ test_resolve_returns_path_inside_root (void **state)
   assert_null (err);
   assert_string_equal (c, "/etc");
   assert_null (safe_resolve_in_root (t->rootfd, "etc/nope", &err));
-  assert_string_equal (err->msg, "resolve \"/etc/nope\" in rootfs: No such file or directory");
+  assert_string_equal (err->msg, "resolve \"/etc/nope\" in rootfs: no such file or directory");
   berth_err_free (&err);
 }
 
@@ -551,13 +551,13 @@ test_error_names_path_inside_rootfs (void **state)
   berth_err err = NULL;
 
   assert_int_equal (safe_openat_in_root (t->rootfd, "/etc/foo", O_RDONLY, 0, &err), -1);
-  assert_string_equal (err->msg, "open \"/etc/foo\" in rootfs: No such file or directory");
+  assert_string_equal (err->msg, "open \"/etc/foo\" in rootfs: no such file or directory");
   berth_err_free (&err);
   assert_int_equal (safe_openat_in_root (t->rootfd, "etc/foo", O_RDONLY, 0, &err), -1);
-  assert_string_equal (err->msg, "open \"/etc/foo\" in rootfs: No such file or directory");
+  assert_string_equal (err->msg, "open \"/etc/foo\" in rootfs: no such file or directory");
   berth_err_free (&err);
   assert_int_equal (safe_mkdir_p_in_root (t->rootfd, "/file/x", 0755, &err), -1);
-  assert_string_equal (err->msg, "mkdir \"/file/x\" in rootfs: Not a directory");
+  assert_string_equal (err->msg, "mkdir \"/file/x\" in rootfs: not a directory");
   berth_err_free (&err);
   assert_int_equal (safe_openat_in_root (t->rootfd, "", O_RDONLY, 0, &err), -1);
   assert_int_equal (err->errnum, ENOENT);

@@ -543,7 +543,7 @@ test_load_missing_file (void **state)
   berth_err err = NULL;
 
   assert_null (berth_spec_load ("/nonexistent/config.json", &err));
-  assert_string_equal (err->msg, "open /nonexistent/config.json: No such file or directory");
+  assert_string_equal (err->msg, "open /nonexistent/config.json: no such file or directory");
   assert_int_equal (err->errnum, ENOENT);
   berth_err_free (&err);
 }
@@ -604,7 +604,7 @@ test_load_endless_stream (void **state)
   assert_string_equal (err->msg, "/dev/zero: config file too large (more than 16777216 bytes, limit 16777216)");
   berth_err_free (&err);
   assert_null (berth_spec_load ("/", &err));
-  assert_string_equal (err->msg, "read /: Is a directory");
+  assert_string_equal (err->msg, "read /: is a directory");
   assert_int_equal (err->errnum, EISDIR);
   berth_err_free (&err);
 }

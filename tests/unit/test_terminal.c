@@ -211,7 +211,7 @@ test_connect_console_socket (void **state)
   assert_non_null (mkdtemp (dir));
   snprintf (path, sizeof (path), "%s/console.sock", dir);
   assert_int_equal (terminal_connect_console_socket (path, &err), -1);
-  snprintf (expected, sizeof (expected), "connect to console socket `%s`: No such file or directory", path);
+  snprintf (expected, sizeof (expected), "connect to console socket `%s`: no such file or directory", path);
   assert_string_equal (err->msg, expected);
   berth_err_free (&err);
 
