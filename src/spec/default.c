@@ -111,7 +111,7 @@ berth_spec_default (bool rootless, uid_t uid, gid_t gid)
   json_object_set_new (spec, "ociVersion", json_string (BERTH_OCI_VERSION));
   json_object_set_new (spec, "process", default_process ());
   json_object_set_new (spec, "root", json_pack ("{s:s, s:b}", "path", "rootfs", "readonly", 1));
-  json_object_set_new (spec, "hostname", json_string ("runc"));
+  json_object_set_new (spec, "hostname", json_string ("berth"));
   json_object_set_new (spec, "mounts", default_mounts (rootless));
   json_object_set_new (spec, "linux", default_linux (rootless, uid, gid));
   return spec;
