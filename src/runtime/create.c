@@ -256,10 +256,15 @@ plan_namespaces (struct create_job *j, bool *join_pid_in_parent)
         continue;
       if (c->ns_fds[t] >= 0)
         {
+          /* Only children enter a joined pid ns: the parent enters it around
+             clone, unless the user ns is joined too (the child must join
+             that first, then fork once more). */
           if (t == BERTH_NS_PID && !join_user)
-            *join_pid_in_parent = true; /* only children enter a joined pid ns */
+            *join_pid_in_parent = true;
           else
             c->join_mask |= 1u << t;
+          if (t == BERTH_NS_PID && join_user)
+            c->fork_for_pidns = true;
           continue;
         }
       if (t == BERTH_NS_MNT)

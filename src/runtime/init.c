@@ -53,17 +53,18 @@ become_root_in_userns (berth_err *err)
   return 0;
 }
 
-/* Joined user namespace with a new pid namespace: the pid namespace can only
- * be created now, and only children enter it.  The grandchild is made our
- * parent's child (CLONE_PARENT) so `run` can wait for it. */
+/* Joined user namespace with a new or joined pid namespace: the pid
+ * namespace can only be created or joined now, and only children enter it.
+ * The grandchild is made our parent's child (CLONE_PARENT) so `run` can
+ * wait for it. */
 static void
-fork_into_new_pidns (struct init_ctx *c)
+fork_into_new_pidns (struct init_ctx *c, bool pid_joined)
 {
   berth_err err = NULL;
   pid_t pid;
   char buf[32];
 
-  if (unshare (CLONE_NEWPID) < 0)
+  if (!pid_joined && unshare (CLONE_NEWPID) < 0)
     {
       berth_fail (&err, errno, "unshare pid namespace");
       sync_child_fail (c->sync_fd, &err);
@@ -85,11 +86,13 @@ static int
 enter_namespaces (struct init_ctx *c, berth_err *err)
 {
   int flags = c->unshare_flags;
+  bool pid_joined = c->ns_fds[BERTH_NS_PID] >= 0;
+  bool user_joined = c->ns_fds[BERTH_NS_USER] >= 0;
 
   /* A joined user namespace first: it grants the rights for the rest. */
   if (ns_join (c->ns_fds, c->join_mask & (1u << BERTH_NS_USER), err) < 0)
     return -1;
-  if (c->new_userns && become_root_in_userns (err) < 0)
+  if ((c->new_userns || user_joined) && become_root_in_userns (err) < 0)
     return -1;
   if (ns_join (c->ns_fds, c->join_mask & ~((1u << BERTH_NS_USER) | (1u << BERTH_NS_MNT)), err) < 0)
     return -1;
@@ -104,7 +107,7 @@ enter_namespaces (struct init_ctx *c, berth_err *err)
       && ns_loopback_up (err) < 0)
     return -1;
   if (c->fork_for_pidns)
-    fork_into_new_pidns (c);
+    fork_into_new_pidns (c, pid_joined);
   return 0;
 }
 

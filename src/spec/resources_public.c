@@ -38,11 +38,9 @@ berth_mount_option_known (const char *name)
   char *options[] = { (char *)name, NULL };
   struct berth_mount m = { .type = (char *)"bind", .options = options, .n_options = 1 };
   berth_err err = NULL;
-  int r = spec_parse_mount_options (&m, "", &err);
+  bool known = spec_parse_mount_options (&m, "", &err) == 0 && m.data == NULL;
 
   berth_err_free (&err);
   free (m.data);
-  free (m.uid_mappings);
-  free (m.gid_mappings);
-  return r == 0 && m.data == NULL;
+  return known;
 }

@@ -387,4 +387,12 @@ int berth_capability_from_name (const char *name);            /* "CAP_CHOWN" -> 
  * maps the caller's ids).  Returns a new JSON object. */
 json_t *berth_spec_default (bool rootless, uid_t uid, gid_t gid);
 
+/* A linux.resources object alone (`update --resources FILE`); errors name
+ * the JSON path below path_prefix ("" or e.g. "linux.resources"). */
+struct berth_resources *berth_resources_parse (json_t *obj, const char *path_prefix, berth_err *err);
+void berth_resources_free (struct berth_resources *r);
+
+/* Whether the mount option parser knows `name` (for `features`). */
+bool berth_mount_option_known (const char *name);
+
 #endif

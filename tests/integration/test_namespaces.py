@@ -198,3 +198,39 @@ def test_user_namespace_devices_are_bind_mounted(ctx):
     mps = {line.split()[4]: line for line in lines[2:]}
     for dev in ("/dev/null", "/dev/zero", "/dev/kmsg"):
         assert dev in mps, (dev, out)
+
+
+@runc_lacks("joining a user namespace by path (runc 1.1 requires uid mappings)")
+def test_join_user_namespace_by_path(ctx):
+    # A second container joins the first one's user namespace and makes its
+    # own pid, mount, uts and network namespaces inside it.
+    first = ctx.start_running(edit=userns)
+    pid = ctx.state(first)["pid"]
+
+    def joined(spec):
+        spec["linux"]["namespaces"].append({"type": "user", "path": f"/proc/{pid}/ns/user"})
+
+    out = ctx.sh("cat /proc/self/uid_map; readlink /proc/self/ns/user; echo $$", edit=joined)
+    lines = out.splitlines()
+    assert lines[0].split() == ["0", "100000", "65536"], out
+    assert lines[1] == os.readlink(f"/proc/{pid}/ns/user"), out
+    assert lines[2] == "1", out  # a new pid namespace, made inside the joined user ns
+    ctx.destroy(first)
+
+
+@runc_lacks("joining a user namespace by path (runc 1.1 requires uid mappings)")
+def test_join_user_and_pid_namespaces_by_path(ctx):
+    first = ctx.start_running(edit=userns)
+    pid = ctx.state(first)["pid"]
+
+    def joined(spec):
+        ns = [n for n in spec["linux"]["namespaces"] if n["type"] != "pid"]
+        spec["linux"]["namespaces"] = ns + [{"type": "user", "path": f"/proc/{pid}/ns/user"},
+                                            {"type": "pid", "path": f"/proc/{pid}/ns/pid"}]
+
+    out = ctx.sh("readlink /proc/self/ns/pid; echo $$; ps -o pid,args | grep -c sleep", edit=joined)
+    lines = out.splitlines()
+    assert lines[0] == os.readlink(f"/proc/{pid}/ns/pid"), out
+    assert lines[1] != "1", out      # the first container's init is pid 1 there
+    assert int(lines[2]) >= 1, out   # and its process is visible
+    ctx.destroy(first)
