@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "runtime/hooks.h"
 #include "runtime/init.h"
 #include "runtime/namespaces.h"
 #include "runtime/sync.h"
@@ -364,6 +365,19 @@ spawn_init (struct create_job *j, berth_err *err)
   return 0;
 }
 
+/* prestart and createRuntime run here, in the runtime namespace, while the
+ * child waits with its mounts done and before pivot_root. */
+static int
+run_parent_hooks (struct create_job *j, berth_err *err)
+{
+  cleanup_free char *state = hooks_state_json (j->opts->id, "creating", j->pid, j->bundle, j->spec->annotations);
+
+  if (hooks_run (j->spec, BERTH_HOOK_PRESTART, state, err) < 0
+      || hooks_run (j->spec, BERTH_HOOK_CREATE_RUNTIME, state, err) < 0)
+    return -1;
+  return sync_send (j->sync_parent, SYNC_HOOKS_DONE, state, err);
+}
+
 /* Wait for READY; ERROR carries the child's own message. */
 static int
 wait_for_init (struct create_job *j, berth_err *err)
@@ -381,6 +395,10 @@ wait_for_init (struct create_job *j, berth_err *err)
           return 0;
         case SYNC_ERROR:
           return berth_fail (err, 0, "%s", payload);
+        case SYNC_HOOKS:
+          if (run_parent_hooks (j, err) < 0)
+            return -1;
+          continue;
         case SYNC_PID:
           j->intermediate = j->pid;
           j->pid = atoi (payload);
@@ -415,6 +433,7 @@ save_state (struct create_job *j, struct berth_state **out, berth_err *err)
   st->annotations = j->spec->annotations ? json_deep_copy (j->spec->annotations) : json_object ();
   st->cgroup = j->cgroup;
   st->new_pid_ns = lx && lx->namespaces[BERTH_NS_PID].present;
+  st->hooks = j->init.hooks;
   if (berth_state_save (j->dirfd, st, err) < 0)
     {
       st->cgroup = NULL;
@@ -439,6 +458,7 @@ create_steps (struct create_job *j, bool foreground, berth_err *err)
   j->init.process = j->spec->process;
   j->init.bundle = j->bundle;
   j->init.rootfs = j->rootfs;
+  j->init.hooks = hooks_mask (j->spec);
   if (check_terminal_options (j->spec->process, o->console_socket, foreground, err) < 0
       || validate_for_create (j->spec, err) < 0)
     return -1;

@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "runtime/hooks.h"
 #include "runtime/namespaces.h"
 #include "runtime/sync.h"
 #include "runtime/terminal.h"
@@ -163,6 +164,25 @@ setup_console (struct init_ctx *c, berth_err *err)
   return 0;
 }
 
+/* Ask the parent to run prestart and createRuntime hooks (runtime
+ * namespace), then run createContainer hooks here (container namespaces,
+ * before pivot_root: paths still resolve in the runtime's mount tree). */
+static int
+run_create_hooks (struct init_ctx *c, berth_err *err)
+{
+  unsigned want = (1u << BERTH_HOOK_PRESTART) | (1u << BERTH_HOOK_CREATE_RUNTIME) | (1u << BERTH_HOOK_CREATE_CONTAINER)
+                  | (1u << BERTH_HOOK_START_CONTAINER);
+  enum sync_type type;
+
+  if (!(c->hooks & want))
+    return 0;
+  if (sync_send (c->sync_fd, SYNC_HOOKS, NULL, err) < 0 || sync_recv (c->sync_fd, &type, &c->state_json, err) < 0)
+    return -1;
+  if (type != SYNC_HOOKS_DONE)
+    _exit (1); /* the parent failed and reports why */
+  return hooks_run (c->spec, BERTH_HOOK_CREATE_CONTAINER, c->state_json, err);
+}
+
 static int
 setup_container (struct init_ctx *c, char **exe, berth_err *err)
 {
@@ -172,9 +192,13 @@ setup_container (struct init_ctx *c, char **exe, berth_err *err)
     return -1;
   if (process_set_oom_score_adj (p, err) < 0)
     return -1;
+  if (c->new_mntns && rootfs_prepare (c, err) < 0)
+    return -1;
+  if (run_create_hooks (c, err) < 0)
+    return -1;
   if (c->new_mntns)
     {
-      if (rootfs_prepare (c, err) < 0 || rootfs_pivot (c, err) < 0)
+      if (rootfs_pivot (c, err) < 0)
         return -1;
     }
   else if (chroot (c->rootfs) < 0 || chdir ("/") < 0)
@@ -231,6 +255,16 @@ init_container_main (struct init_ctx *c)
     _exit (1);
   close (fifo);
   close (c->fifo_fd);
+  if (c->hooks & (1u << BERTH_HOOK_START_CONTAINER))
+    {
+      /* A failure stops the container: the init exits before the user
+         process runs. */
+      if (hooks_run (c->spec, BERTH_HOOK_START_CONTAINER, c->state_json, &err) < 0)
+        {
+          fprintf (stderr, "%s\n", err->msg);
+          _exit (1);
+        }
+    }
   process_exec (c->process, exe, env, -1);
 }
 

@@ -28,6 +28,8 @@ struct init_ctx
   bool no_pivot;
   bool no_new_keyring;
   int preserve_fds;
+  unsigned hooks;   /* hooks_mask() of the spec */
+  char *state_json; /* from HOOKS_DONE: the state given to the child's hooks */
 };
 
 __attribute__ ((noreturn)) void init_container_main (struct init_ctx *c);

@@ -16,8 +16,10 @@
 
 #include "runtime/container.h"
 #include "runtime/create.h"
+#include "runtime/hooks.h"
 #include "runtime/state.h"
 #include "util/cleanup.h"
+#include "util/log.h"
 
 const char *
 berth_status_name (enum berth_status status)
@@ -191,6 +193,47 @@ alive (const struct berth_state *st)
   return st->pid > 0 && berth_proc_start_time (st->pid) == st->pid_start;
 }
 
+/* The config copied at create: parsed only when hooks need it. */
+static struct berth_spec *
+load_state_spec (int dirfd, const char *id, berth_err *err)
+{
+  cleanup_close int fd = openat (dirfd, "config.json", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  cleanup_free char *data = NULL;
+  size_t size = 0, len = 0;
+  FILE *f;
+
+  if (fd < 0)
+    return (berth_fail (err, errno, "open config of `%s`", id), NULL);
+  f = fdopen (steal_fd (&fd), "re");
+  if (f == NULL)
+    return (berth_fail (err, errno, "read config of `%s`", id), NULL);
+  len = getdelim (&data, &size, '\0', f);
+  fclose (f);
+  if ((ssize_t)len < 0)
+    return (berth_fail (err, errno, "read config of `%s`", id), NULL);
+  return berth_spec_parse (data, len, "config.json", err);
+}
+
+/* Runs the hooks of `kind` from the container's config with the current
+ * state. */
+static int
+run_state_hooks (int dirfd, const struct berth_state *st, enum berth_hook_kind kind, const char *status, berth_err *err)
+{
+  struct berth_spec *spec;
+  cleanup_free char *state = NULL;
+  int ret;
+
+  if (!(st->hooks & (1u << kind)))
+    return 0;
+  spec = load_state_spec (dirfd, st->id, err);
+  if (spec == NULL)
+    return -1;
+  state = hooks_state_json (st->id, status, status[0] == 's' ? 0 : st->pid, st->bundle, st->annotations);
+  ret = hooks_run (spec, kind, state, err);
+  berth_spec_free (spec);
+  return ret;
+}
+
 int
 start_created (int dirfd, const struct berth_state *st, berth_err *err)
 {
@@ -217,6 +260,12 @@ start_created (int dirfd, const struct berth_state *st, berth_err *err)
     }
   if (unlinkat (dirfd, BERTH_EXEC_FIFO, 0) < 0 && errno != ENOENT)
     return berth_fail (err, errno, "remove exec fifo of `%s`", st->id);
+  /* A failing poststart hook stops the container (runtime.md, step 9). */
+  if (run_state_hooks (dirfd, st, BERTH_HOOK_POSTSTART, "running", err) < 0)
+    {
+      kill (st->pid, SIGKILL);
+      return -1;
+    }
   return 0;
 }
 
@@ -297,9 +346,17 @@ destroy_container (const struct berth_context *ctx, int dirfd, struct berth_stat
       kill (st->pid, SIGKILL);
       wait_exit (st->pid, st->pid_start, 10000);
     }
-  (void)dirfd;
   if (st->cgroup && berth_cgroup_destroy (st->cgroup, err) < 0)
     return -1;
+  /* poststop failures are warnings: the container is gone either way. */
+  {
+    berth_err hook_err = NULL;
+    if (run_state_hooks (dirfd, st, BERTH_HOOK_POSTSTOP, "stopped", &hook_err) < 0)
+      {
+        berth_log (BERTH_LOG_WARNING, "%s", hook_err->msg);
+        berth_err_free (&hook_err);
+      }
+  }
   return berth_state_dir_remove (ctx->state_root, st->id, err);
 }
 

@@ -193,6 +193,8 @@ berth_state_save (int dirfd, const struct berth_state *st, berth_err *err)
   if (st->cgroup)
     json_object_set_new (obj, "cgroup", berth_cgroup_to_json (st->cgroup));
   json_object_set_new (obj, "new_pid_ns", json_boolean (st->new_pid_ns));
+  if (st->hooks)
+    json_object_set_new (obj, "hooks", json_integer (st->hooks));
   text = json_dumps (obj, JSON_COMPACT);
   json_decref (obj);
   if (text == NULL)
@@ -238,6 +240,7 @@ berth_state_load (int dirfd, const char *id, berth_err *err)
   if (st->annotations == NULL)
     st->annotations = json_object ();
   st->new_pid_ns = json_is_true (json_object_get (obj, "new_pid_ns"));
+  st->hooks = (unsigned)json_integer_value (json_object_get (obj, "hooks"));
   cg = json_object_get (obj, "cgroup");
   if (cg != NULL)
     {

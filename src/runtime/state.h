@@ -32,6 +32,7 @@ struct berth_state
   char *owner;
   json_t *annotations;         /* object, owned */
   struct berth_cgroup *cgroup; /* may be NULL */
+  unsigned hooks;              /* hooks_mask(): start and delete read the config only when needed */
   bool new_pid_ns;             /* the container has its own pid namespace */
 };
 

@@ -8,12 +8,17 @@
  *   GO ──────────────────────────────────▶ join/unshare namespaces
  *                                          [joined userns + new pidns: fork;
  *   ◀─────────────────────────────── PID   the grandchild carries on]
- *                                          rootfs, mounts, /dev, pivot_root,
- *                                          console, process attributes,
- *                                          executable lookup
+ *                                          rootfs, mounts, /dev
+ *   [only when the config has hooks:]
+ *   ◀──────────────────────────────── HOOKS
+ *   prestart, createRuntime hooks
+ *   HOOKS_DONE (state JSON) ─────────────▶ createContainer hooks
+ *                                          pivot_root, console, process
+ *                                          attributes, executable lookup
  *   ◀────────────────────── READY | ERROR "text"
  *   state.json, then pid file; exit        blocks opening exec.fifo until
- *                                          `start`, then execve
+ *                                          `start`; startContainer hooks;
+ *                                          execve
  *
  * `exec` uses the same channel, but the child sends nothing on success: the
  * socket is close-on-exec, so EOF means the execve happened.
@@ -32,7 +37,9 @@ enum sync_type
   SYNC_GO,
   SYNC_PID, /* payload: the pid (decimal) of the process that carries on */
   SYNC_READY,
-  SYNC_ERROR, /* payload: the error text */
+  SYNC_ERROR,     /* payload: the error text */
+  SYNC_HOOKS,     /* child: mounts done, run prestart and createRuntime hooks now */
+  SYNC_HOOKS_DONE /* parent: done; payload: the state JSON for the child's own hooks */
 };
 
 int sync_send (int fd, enum sync_type type, const char *payload, berth_err *err);
