@@ -357,6 +357,9 @@ spawn_init (struct create_job *j, berth_err *err)
       j->pid = 0;
       return berth_fail (err, saved_errno, "clone container init (flags 0x%lx)", flags);
     }
+  if (j->init.extras.has_cpus_initial
+      && sched_setaffinity (j->pid, sizeof (j->init.extras.cpus_initial), &j->init.extras.cpus_initial) < 0)
+    return berth_fail (err, errno, "process.execCPUAffinity.initial: sched_setaffinity");
   /* Cgroup joined at clone time, or now. */
   if (cgroup_fd < 0 && berth_cgroup_enter (j->cgroup, j->pid, err) < 0)
     return -1;
@@ -460,7 +463,8 @@ create_steps (struct create_job *j, bool foreground, berth_err *err)
   j->init.rootfs = j->rootfs;
   j->init.hooks = hooks_mask (j->spec);
   if (check_terminal_options (j->spec->process, o->console_socket, foreground, err) < 0
-      || validate_for_create (j->spec, err) < 0)
+      || validate_for_create (j->spec, err) < 0
+      || process_extras_parse (j->spec->process, lx, &j->init.extras, err) < 0)
     return -1;
   if (lx == NULL || !lx->namespaces[BERTH_NS_MNT].present)
     return berth_fail (err, 0, "linux.namespaces: a mount namespace is required");

@@ -154,6 +154,11 @@ berth_container_exec (const struct berth_context *ctx, const char *id, const str
     }
   j.init.id = id;
   j.init.process = opts->process;
+  if (process_extras_parse (opts->process, NULL, &j.init.extras, err) < 0)
+    {
+      berth_state_free (st);
+      return -1;
+    }
   j.init.preserve_fds = opts->preserve_fds;
   if (ns_open_of_pid (st->pid, j.init.ns_fds, err) < 0)
     goto out;

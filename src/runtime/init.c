@@ -215,6 +215,8 @@ setup_container (struct init_ctx *c, char **exe, berth_err *err)
     return -1;
   if (chdir (p->cwd ? p->cwd : "/") < 0)
     return berth_fail (err, errno, "process.cwd: chdir `%s`", p->cwd);
+  if (process_extras_apply (&c->extras, err) < 0)
+    return -1;
   if (process_set_credentials_and_caps (p, true, err) < 0)
     return -1;
   /* After the uid change: the cwd may be reachable only by the new user. */
@@ -302,8 +304,8 @@ init_exec_main (struct init_ctx *c)
       berth_fail (&err, errno, "cwd: chdir `%s`", p->cwd);
       sync_child_fail (c->sync_fd, &err);
     }
-  if (process_set_credentials_and_caps (p, true, &err) < 0 || process_find_executable (p, &exe, &err) < 0
-      || process_prepare_fds (c->preserve_fds, &err) < 0)
+  if (process_extras_apply (&c->extras, &err) < 0 || process_set_credentials_and_caps (p, true, &err) < 0
+      || process_find_executable (p, &exe, &err) < 0 || process_prepare_fds (c->preserve_fds, &err) < 0)
     sync_child_fail (c->sync_fd, &err);
   /* Success is the sync socket closing on exec. */
   process_exec (p, exe, process_exec_env (p), c->sync_fd);

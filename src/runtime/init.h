@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 
+#include "runtime/process_extras.h"
 #include "spec/spec.h"
 #include "util/error.h"
 
@@ -28,8 +29,9 @@ struct init_ctx
   bool no_pivot;
   bool no_new_keyring;
   int preserve_fds;
-  unsigned hooks;   /* hooks_mask() of the spec */
-  char *state_json; /* from HOOKS_DONE: the state given to the child's hooks */
+  struct process_extras extras; /* parsed by the parent, applied before the capability drop */
+  unsigned hooks;               /* hooks_mask() of the spec */
+  char *state_json;             /* from HOOKS_DONE: the state given to the child's hooks */
 };
 
 __attribute__ ((noreturn)) void init_container_main (struct init_ctx *c);
