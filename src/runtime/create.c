@@ -191,6 +191,7 @@ job_free (struct create_job *j)
     close (j->sync_parent);
   if (j->tty_parent >= 0)
     close (j->tty_parent);
+  free (j->init.time_offsets);
   free (j->bundle);
   free (j->rootfs);
   free (j->config);
@@ -265,7 +266,7 @@ plan_namespaces (struct create_job *j, bool *join_pid_in_parent)
           else
             c->join_mask |= 1u << t;
           if (t == BERTH_NS_PID && join_user)
-            c->fork_for_pidns = true;
+            c->fork_again = true;
           continue;
         }
       if (t == BERTH_NS_MNT)
@@ -278,7 +279,7 @@ plan_namespaces (struct create_job *j, bool *join_pid_in_parent)
           /* New namespaces must belong to the joined user ns: the child makes
              them after joining it; a new pid ns needs one more fork. */
           if (t == BERTH_NS_PID)
-            c->fork_for_pidns = true;
+            c->fork_again = c->unshare_pid = true;
           else
             c->unshare_flags |= ns_clone_flag (t);
         }
@@ -286,6 +287,20 @@ plan_namespaces (struct create_job *j, bool *join_pid_in_parent)
         clone_flags |= ns_clone_flag (t);
       if (t == BERTH_NS_USER)
         c->new_userns = true;
+    }
+  if (c->time_offsets)
+    {
+      /* Offsets can only be written before a process enters the time ns:
+         the child unshares it, writes them, and forks into it; a new pid ns
+         moves to the child too (its init could not fork with CLONE_PARENT). */
+      clone_flags &= ~(unsigned long)CLONE_NEWTIME;
+      c->unshare_flags |= CLONE_NEWTIME;
+      if (clone_flags & CLONE_NEWPID)
+        {
+          clone_flags &= ~(unsigned long)CLONE_NEWPID;
+          c->unshare_pid = true;
+        }
+      c->fork_again = true;
     }
   return clone_flags;
 }
@@ -463,8 +478,8 @@ create_steps (struct create_job *j, bool foreground, berth_err *err)
   j->init.rootfs = j->rootfs;
   j->init.hooks = hooks_mask (j->spec);
   if (check_terminal_options (j->spec->process, o->console_socket, foreground, err) < 0
-      || validate_for_create (j->spec, err) < 0
-      || process_extras_parse (j->spec->process, lx, &j->init.extras, err) < 0)
+      || validate_for_create (j->spec, err) < 0 || process_extras_parse (j->spec->process, lx, &j->init.extras, err) < 0
+      || ns_time_offsets (lx, &j->init.time_offsets, err) < 0)
     return -1;
   if (lx == NULL || !lx->namespaces[BERTH_NS_MNT].present)
     return berth_fail (err, 0, "linux.namespaces: a mount namespace is required");

@@ -54,21 +54,30 @@ become_root_in_userns (berth_err *err)
   return 0;
 }
 
-/* Joined user namespace with a new or joined pid namespace: the pid
- * namespace can only be created or joined now, and only children enter it.
- * The grandchild is made our parent's child (CLONE_PARENT) so `run` can
- * wait for it. */
+/* A pid namespace made or joined after a joined user namespace, or a time
+ * namespace with offsets: only children enter them.  The grandchild is made
+ * our parent's child (CLONE_PARENT) so `run` can wait for it. */
 static void
-fork_into_new_pidns (struct init_ctx *c, bool pid_joined)
+fork_again (struct init_ctx *c)
 {
   berth_err err = NULL;
   pid_t pid;
   char buf[32];
 
-  if (!pid_joined && unshare (CLONE_NEWPID) < 0)
+  if (c->unshare_pid && unshare (CLONE_NEWPID) < 0)
     {
       berth_fail (&err, errno, "unshare pid namespace");
       sync_child_fail (c->sync_fd, &err);
+    }
+  if (c->time_offsets)
+    {
+      int fd = open ("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || write (fd, c->time_offsets, strlen (c->time_offsets)) < 0)
+        {
+          berth_fail (&err, errno, "linux.timeOffsets: write /proc/self/timens_offsets");
+          sync_child_fail (c->sync_fd, &err);
+        }
+      close (fd);
     }
   pid = (pid_t)syscall (SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, NULL);
   if (pid < 0)
@@ -87,7 +96,6 @@ static int
 enter_namespaces (struct init_ctx *c, berth_err *err)
 {
   int flags = c->unshare_flags;
-  bool pid_joined = c->ns_fds[BERTH_NS_PID] >= 0;
   bool user_joined = c->ns_fds[BERTH_NS_USER] >= 0;
 
   /* A joined user namespace first: it grants the rights for the rest. */
@@ -107,8 +115,8 @@ enter_namespaces (struct init_ctx *c, berth_err *err)
   if (c->spec->linux->namespaces[BERTH_NS_NET].present && c->spec->linux->namespaces[BERTH_NS_NET].path == NULL
       && ns_loopback_up (err) < 0)
     return -1;
-  if (c->fork_for_pidns)
-    fork_into_new_pidns (c, pid_joined);
+  if (c->fork_again)
+    fork_again (c);
   return 0;
 }
 

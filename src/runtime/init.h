@@ -25,7 +25,9 @@ struct init_ctx
   int unshare_flags;          /* CLONE_* the child unshares after GO */
   bool new_userns;            /* parent wrote our id maps: become root in it */
   bool new_mntns;             /* a new mount namespace: set up the rootfs */
-  bool fork_for_pidns;        /* unshare(CLONE_NEWPID) left for the child: fork once more */
+  bool fork_again;            /* fork once more: only children enter a pid or time ns made now */
+  bool unshare_pid;           /* before that fork: unshare(CLONE_NEWPID) */
+  char *time_offsets;         /* before that fork: write these to timens_offsets */
   bool no_pivot;
   bool no_new_keyring;
   int preserve_fds;

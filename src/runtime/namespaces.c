@@ -1,6 +1,7 @@
 #include "runtime/namespaces.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
@@ -176,5 +177,44 @@ ns_loopback_up (berth_err *err)
   ifr.ifr_flags |= IFF_UP;
   if (ioctl (sock, SIOCSIFFLAGS, &ifr) < 0)
     return berth_fail (err, errno, "bring lo up");
+  return 0;
+}
+
+int
+ns_time_offsets (const struct berth_linux *lx, char **out, berth_err *err)
+{
+  const char *clock;
+  json_t *v;
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f;
+
+  *out = NULL;
+  if (lx == NULL || lx->time_offsets == NULL || json_object_size (lx->time_offsets) == 0)
+    return 0;
+  if (!lx->namespaces[BERTH_NS_TIME].present || lx->namespaces[BERTH_NS_TIME].path)
+    return berth_fail (err, 0, "linux.timeOffsets: offsets need a new time namespace");
+  f = open_memstream (&text, &len);
+  json_object_foreach (lx->time_offsets, clock, v)
+  {
+    json_t *secs = json_object_get (v, "secs"), *nsecs = json_object_get (v, "nanosecs");
+    if (strcmp (clock, "monotonic") != 0 && strcmp (clock, "boottime") != 0)
+      {
+        fclose (f);
+        free (text);
+        return berth_fail (err, 0, "linux.timeOffsets[\"%s\"]: unknown clock (monotonic or boottime)", clock);
+      }
+    if (!json_is_object (v) || (secs && !json_is_integer (secs)) || (nsecs && !json_is_integer (nsecs))
+        || json_integer_value (nsecs) < 0 || json_integer_value (nsecs) > 999999999)
+      {
+        fclose (f);
+        free (text);
+        return berth_fail (err, 0, "linux.timeOffsets[\"%s\"]: expected {\"secs\": int64, \"nanosecs\": 0..999999999}",
+                           clock);
+      }
+    fprintf (f, "%s %lld %lld\n", clock, (long long)json_integer_value (secs), (long long)json_integer_value (nsecs));
+  }
+  fclose (f);
+  *out = text;
   return 0;
 }

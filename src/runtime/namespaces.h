@@ -26,6 +26,11 @@ int ns_write_id_maps (pid_t pid, const struct berth_linux *lx, berth_err *err);
  * that differs from ours (exec). */
 int ns_open_of_pid (pid_t pid, int fds[BERTH_NS_COUNT], berth_err *err);
 
+/* linux.timeOffsets as the text /proc/PID/timens_offsets takes ("monotonic
+ * SECS NANOSECS" lines); *out stays NULL when there are none.  Offsets need a
+ * new time namespace. */
+int ns_time_offsets (const struct berth_linux *lx, char **out, berth_err *err);
+
 /* A new network namespace has lo down: bring it up as runc does. */
 int ns_loopback_up (berth_err *err);
 

@@ -234,3 +234,31 @@ def test_join_user_and_pid_namespaces_by_path(ctx):
     assert lines[1] != "1", out      # the first container's init is pid 1 there
     assert int(lines[2]) >= 1, out   # and its process is visible
     ctx.destroy(first)
+
+
+def time_offsets(offsets, pid_ns=True):
+    def edit(spec):
+        ns = spec["linux"]["namespaces"]
+        if not pid_ns:
+            ns[:] = [n for n in ns if n["type"] != "pid"]
+        ns.append({"type": "time"})
+        spec["linux"]["timeOffsets"] = offsets
+    return edit
+
+
+@runc_lacks("time namespaces")
+def test_time_namespace_offsets(ctx):
+    with open("/proc/uptime") as f:
+        host_uptime = float(f.read().split()[0])
+    for pid_ns in (True, False):
+        out = ctx.sh("cat /proc/uptime; echo $$", edit=time_offsets(
+            {"boottime": {"secs": 1000000, "nanosecs": 0}, "monotonic": {"secs": 500}}, pid_ns))
+        uptime, pid = out.split()[0], out.split()[-1]
+        assert float(uptime) > host_uptime + 999000, out
+        assert (pid == "1") == pid_ns, out
+
+
+@berth_only
+def test_time_offsets_unknown_clock_names_it(ctx):
+    r = ctx.run(["true"], edit=time_offsets({"realtime": {"secs": 5}}))
+    assert r.rc != 0 and "linux.timeOffsets[" in r.err and "realtime" in r.err, r
