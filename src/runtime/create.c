@@ -478,7 +478,8 @@ create_steps (struct create_job *j, bool foreground, berth_err *err)
   j->init.rootfs = j->rootfs;
   j->init.hooks = hooks_mask (j->spec);
   if (check_terminal_options (j->spec->process, o->console_socket, foreground, err) < 0
-      || validate_for_create (j->spec, err) < 0 || process_extras_parse (j->spec->process, lx, &j->init.extras, err) < 0
+      || validate_for_create (j->spec, j->ctx->systemd_cgroup, err) < 0
+      || process_extras_parse (j->spec->process, lx, &j->init.extras, err) < 0
       || ns_time_offsets (lx, &j->init.time_offsets, err) < 0)
     return -1;
   if (lx == NULL || !lx->namespaces[BERTH_NS_MNT].present)

@@ -40,7 +40,7 @@ __attribute__ ((noreturn)) void init_container_main (struct init_ctx *c);
 __attribute__ ((noreturn)) void init_exec_main (struct init_ctx *c);
 
 /* validate.c: what the kernel cannot do, refused before anything is made. */
-int validate_for_create (const struct berth_spec *s, berth_err *err);
+int validate_for_create (const struct berth_spec *s, bool systemd_cgroup, berth_err *err);
 
 /* rootfs.c: mounts, /dev, pivot_root, masked and readonly paths. */
 int rootfs_prepare (struct init_ctx *c, berth_err *err); /* before pivot */

@@ -185,3 +185,13 @@ def test_root_is_a_file(ctx):
     b = ctx.bundle(["true"])
     r = ctx.cmd("--root", f, "create", "--bundle", b, ctx.new_id(), root=False)
     assert r.rc == 1 and "not a directory" in r.err, r
+
+
+@berth_only
+def test_intel_rdt_without_resctrl_is_a_clear_error(ctx):
+    with open("/proc/self/mountinfo") as f:
+        if " - resctrl " in f.read():
+            pytest.skip("resctrl is mounted here")
+    r = ctx.run(["true"], edit=lambda s: s["linux"].update(intelRdt={"closID": "c1"}))
+    assert r.rc != 0 and "linux.intelRdt" in r.err and "resctrl" in r.err, r
+    assert os.listdir(ctx.root) == []

@@ -1,6 +1,9 @@
 """The command line itself: version, help, unknown commands and flags."""
 
+import os
 import re
+
+import pytest
 
 from util import IS_RUNC, berth_only
 
@@ -77,3 +80,13 @@ def test_global_flags_before_command_only(ctx):
     # runc's global flags go before the command
     r = ctx.cmd("list", "--root", ctx.root)
     assert r.rc == 1 and "flag provided but not defined: -root" in r.err, r
+
+
+@berth_only
+def test_systemd_cgroup_without_systemd_is_a_clear_error(ctx):
+    # This host runs no systemd: creating through it must say so and leave nothing.
+    if os.path.isdir("/run/systemd/system"):
+        pytest.skip("systemd runs here")
+    r = ctx.cmd("--systemd-cgroup", "run", "--bundle", ctx.bundle(["true"]), ctx.new_id())
+    assert r.rc != 0 and "--systemd-cgroup" in r.err and "systemd is not running" in r.err, r
+    assert os.listdir(ctx.root) == []
