@@ -48,7 +48,9 @@ struct berth_cli_command
 /* The verbs; main.c lists them in help order. */
 extern const struct berth_cli_command berth_cmd_create;
 extern const struct berth_cli_command berth_cmd_delete;
+extern const struct berth_cli_command berth_cmd_events;
 extern const struct berth_cli_command berth_cmd_exec;
+extern const struct berth_cli_command berth_cmd_features;
 extern const struct berth_cli_command berth_cmd_kill;
 extern const struct berth_cli_command berth_cmd_list;
 extern const struct berth_cli_command berth_cmd_pause;
@@ -58,6 +60,7 @@ extern const struct berth_cli_command berth_cmd_run;
 extern const struct berth_cli_command berth_cmd_spec;
 extern const struct berth_cli_command berth_cmd_start;
 extern const struct berth_cli_command berth_cmd_state;
+extern const struct berth_cli_command berth_cmd_update;
 
 /* Help, in urfave/cli's layout (help.c). */
 void berth_cli_print_app_help (const struct berth_cli *cli, const struct berth_cli_command *const *commands,

@@ -14,8 +14,9 @@
 #include "util/log.h"
 
 static const struct berth_cli_command *const commands[] = {
-  &berth_cmd_create, &berth_cmd_delete, &berth_cmd_exec, &berth_cmd_kill, &berth_cmd_list,  &berth_cmd_pause,
-  &berth_cmd_ps,     &berth_cmd_resume, &berth_cmd_run,  &berth_cmd_spec, &berth_cmd_start, &berth_cmd_state,
+  &berth_cmd_create, &berth_cmd_delete, &berth_cmd_events, &berth_cmd_exec,   &berth_cmd_kill,
+  &berth_cmd_list,   &berth_cmd_pause,  &berth_cmd_ps,     &berth_cmd_resume, &berth_cmd_run,
+  &berth_cmd_spec,   &berth_cmd_start,  &berth_cmd_state,  &berth_cmd_update, &berth_cmd_features,
 };
 #define N_COMMANDS (sizeof (commands) / sizeof (commands[0]))
 

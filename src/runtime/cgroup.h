@@ -61,4 +61,20 @@ struct berth_cgroup *berth_cgroup_from_json (json_t *obj, berth_err *err);
 
 void berth_cgroup_free (struct berth_cgroup *cg);
 
+/* ---- statistics (cgroup_stats.c) ---- */
+
+/* The `data` of runc's stats event (types.Stats: cpu, cpuset, memory,
+ * pids, blkio, hugetlb, intel_rdt, network_interfaces).  uint64 counters
+ * above INT64_MAX are json reals (see berth_event_dumps). */
+json_t *berth_cgroup_stats (const struct berth_cgroup *cg, berth_err *err);
+
+/* The directory whose memory controller reports OOM (*v2: memory.events;
+ * else memory.oom_control), or NULL when there is none. */
+const char *berth_cgroup_memory_dir (const struct berth_cgroup *cg, bool *v2);
+
+/* Pieces of the above, pure, for unit tests. */
+json_t *berth_stats_u64 (uint64_t v);
+json_t *berth_stats_cpu_list (const char *text); /* "0-2,5" -> [0,1,2,5]; NULL: malformed */
+int berth_stats_hugepage_name (const char *dirent_name, char *out, size_t size); /* "hugepages-2048kB" -> "2MB" */
+
 #endif

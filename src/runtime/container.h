@@ -123,4 +123,46 @@ int berth_container_exec (const struct berth_context *ctx, const char *id, const
  * does).  Returns a new process the caller frees. */
 struct berth_process *berth_container_load_process (const struct berth_context *ctx, const char *id, berth_err *err);
 
+/* ---- update, stats and events, features (update.c, events.c, features.c) ---- */
+
+struct berth_update_options
+{
+  json_t *resources;           /* a linux.resources object with the changes (borrowed); NULL: none */
+  const char *l3_cache_schema; /* Intel RDT; NULL or "": unchanged */
+  const char *mem_bw_schema;
+};
+
+/* update: merge the changes into the container's resources as runc does
+ * (see update.c for which members merge), apply the result to its cgroup
+ * (device rules untouched) and keep it in the state dir, so that the next
+ * update merges with it.  Fails with "container not running" once stopped. */
+int berth_container_update (const struct berth_context *ctx, const char *id, const struct berth_update_options *opts,
+                            berth_err *err);
+
+/* The merge alone: a new object from current (may be NULL) and changes. */
+json_t *berth_resources_merge (json_t *current, json_t *changes);
+
+/* The `data` of runc's stats event for the container (not stopped). */
+json_t *berth_container_stats (const struct berth_context *ctx, const char *id, berth_err *err);
+
+/* Called with each event ({"type":"stats"|"oom","id":...,"data":...});
+ * returns 0 to go on, anything else to stop the loop (returned as is, with
+ * *err set when negative). */
+typedef int (*berth_event_fn) (json_t *event, void *data, berth_err *err);
+
+/* events: with stats_only one stats event; otherwise a stats event every
+ * interval_ms and an oom event whenever the memory cgroup reports one, until
+ * the container stops (returns 0).  A container already stopped is an error
+ * ("container with id X is not running"). */
+int berth_container_events (const struct berth_context *ctx, const char *id, bool stats_only,
+                            unsigned long long interval_ms, berth_event_fn fn, void *data, berth_err *err);
+
+/* An event as the one line runc prints (Go's json.Encoder, compact, no
+ * newline): uint64 counters above INT64_MAX come out as integers. */
+char *berth_event_dumps (json_t *event);
+
+/* features: features.json for this host and this build (runtime-spec
+ * features.md, as `runc features` prints it). */
+json_t *berth_features_json (void);
+
 #endif

@@ -144,6 +144,7 @@ struct create_job
   struct init_ctx init;
   struct berth_spec *spec;
   struct berth_cgroup *cgroup;
+  struct berth_seccomp *seccomp;
   bool cgroup_made;
   int dirfd;
   char *bundle;
@@ -191,7 +192,12 @@ job_free (struct create_job *j)
     close (j->sync_parent);
   if (j->tty_parent >= 0)
     close (j->tty_parent);
+  berth_seccomp_free (j->seccomp);
   free (j->init.time_offsets);
+  for (size_t i = 0; i < j->init.n_idmap_fds; i++)
+    if (j->init.idmap_fds[i] >= 0)
+      close (j->init.idmap_fds[i]);
+  free (j->init.idmap_fds);
   free (j->bundle);
   free (j->rootfs);
   free (j->config);
@@ -235,6 +241,38 @@ load_bundle (struct create_job *j, berth_err *err)
     return berth_fail (err, errno, "root.path: rootfs `%s`", root);
   if (!S_ISDIR (sb.st_mode))
     return berth_fail (err, ENOTDIR, "root.path: rootfs `%s`", root);
+  return 0;
+}
+
+/* A user namespace fd for each idmapped mount, made here where we are root
+ * in the initial namespace; its own mappings, else the container's. */
+static int
+make_idmap_fds (struct create_job *j, berth_err *err)
+{
+  const struct berth_spec *s = j->spec;
+  const struct berth_linux *lx = s->linux;
+
+  for (size_t i = 0; i < s->n_mounts; i++)
+    {
+      const struct berth_mount *m = &s->mounts[i];
+      char what[32];
+      bool own = m->n_uid_mappings > 0;
+      if (!m->idmap)
+        continue;
+      if (j->init.idmap_fds == NULL)
+        {
+          j->init.idmap_fds = malloc (s->n_mounts * sizeof (int));
+          j->init.n_idmap_fds = s->n_mounts;
+          for (size_t k = 0; k < s->n_mounts; k++)
+            j->init.idmap_fds[k] = -1;
+        }
+      snprintf (what, sizeof (what), "mounts[%zu]", i);
+      j->init.idmap_fds[i] = ns_userns_fd_with_maps (
+          own ? m->uid_mappings : lx->uid_mappings, own ? m->n_uid_mappings : lx->n_uid_mappings,
+          own ? m->gid_mappings : lx->gid_mappings, own ? m->n_gid_mappings : lx->n_gid_mappings, what, err);
+      if (j->init.idmap_fds[i] < 0)
+        return -1;
+    }
   return 0;
 }
 
@@ -396,6 +434,24 @@ run_parent_hooks (struct create_job *j, berth_err *err)
   return sync_send (j->sync_parent, SYNC_HOOKS_DONE, state, err);
 }
 
+/* The seccomp notify fd goes to linux.seccomp.listenerPath with the
+ * container's state; we keep no copy. */
+static int
+send_to_seccomp_agent (struct create_job *j, int notify_fd, berth_err *err)
+{
+  cleanup_free char *text = hooks_state_json (j->opts->id, "creating", j->pid, j->bundle, j->spec->annotations);
+  json_t *state = json_loads (text, 0, NULL);
+  int ret;
+
+  if (notify_fd < 0)
+    return berth_fail (err, 0, "linux.seccomp: the init sent no notify fd");
+  ret = berth_seccomp_send_notify_fd (notify_fd, berth_seccomp_listener_path (j->seccomp),
+                                      berth_seccomp_listener_metadata (j->seccomp), state, j->pid, err);
+  json_decref (state);
+  close (notify_fd);
+  return ret;
+}
+
 /* Wait for READY; ERROR carries the child's own message. */
 static int
 wait_for_init (struct create_job *j, berth_err *err)
@@ -405,10 +461,15 @@ wait_for_init (struct create_job *j, berth_err *err)
       enum sync_type type;
       cleanup_free char *payload = NULL;
 
-      if (sync_recv (j->sync_parent, &type, &payload, err) < 0)
+      int passed_fd = -1;
+      if (sync_recv_fd (j->sync_parent, &type, &payload, &passed_fd, err) < 0)
         return -1;
       switch (type)
         {
+        case SYNC_SECCOMP_FD:
+          if (send_to_seccomp_agent (j, passed_fd, err) < 0)
+            return -1;
+          continue;
         case SYNC_READY:
           return 0;
         case SYNC_ERROR:
@@ -482,6 +543,8 @@ create_steps (struct create_job *j, bool foreground, berth_err *err)
       || process_extras_parse (j->spec->process, lx, &j->init.extras, err) < 0
       || ns_time_offsets (lx, &j->init.time_offsets, err) < 0)
     return -1;
+  if (lx->seccomp && (j->init.seccomp = j->seccomp = berth_seccomp_compile (lx->seccomp, err)) == NULL)
+    return -1;
   if (lx == NULL || !lx->namespaces[BERTH_NS_MNT].present)
     return berth_fail (err, 0, "linux.namespaces: a mount namespace is required");
   j->dirfd = berth_state_dir_create (j->ctx->state_root, o->id, err);
@@ -511,7 +574,7 @@ create_steps (struct create_job *j, bool foreground, berth_err *err)
   j->init.fifo_fd = openat (j->dirfd, BERTH_EXEC_FIFO, O_PATH | O_CLOEXEC);
   if (j->init.fifo_fd < 0)
     return berth_fail (err, errno, "open `%s`", BERTH_EXEC_FIFO);
-  if (ns_open_paths (lx, j->init.ns_fds, err) < 0)
+  if (ns_open_paths (lx, j->init.ns_fds, err) < 0 || make_idmap_fds (j, err) < 0)
     return -1;
   j->cgroup = berth_cgroup_resolve (lx->cgroups_path, o->id, err);
   if (j->cgroup == NULL)

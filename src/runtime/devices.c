@@ -64,7 +64,7 @@ static int
 bind_host_device (int rootfd, const struct berth_device *d, berth_err *err)
 {
   cleanup_close int target = safe_create_file_in_root (rootfd, d->path, 0644, err);
-  struct mountfd_bind b = { .source = d->path };
+  struct mountfd_bind b = { .userns_fd = -1, .source = d->path };
 
   if (target < 0)
     return -1;
@@ -153,7 +153,7 @@ int
 devices_bind_console (const char *pty_path, berth_err *err)
 {
   cleanup_close int target = -1;
-  struct mountfd_bind b = { .source = pty_path };
+  struct mountfd_bind b = { .userns_fd = -1, .source = pty_path };
 
   target = open ("/dev/console", O_PATH | O_NOFOLLOW | O_CLOEXEC);
   if (target < 0 && errno == ENOENT)

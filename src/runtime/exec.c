@@ -14,6 +14,7 @@
 
 #include "runtime/container.h"
 #include "runtime/create.h"
+#include "runtime/hooks.h"
 #include "runtime/init.h"
 #include "runtime/namespaces.h"
 #include "runtime/state.h"
@@ -25,14 +26,55 @@
 struct exec_job
 {
   struct init_ctx init;
+  struct berth_seccomp *seccomp;
+  const struct berth_state *st;
   int sync_parent;
   int tty_parent;
   pid_t pid;
 };
 
+/* The container's seccomp filter applies to exec'd processes too (as in
+ * runc): compiled from the config copied at create. */
+static int
+load_container_seccomp (int dirfd, const char *id, struct berth_seccomp **out, berth_err *err)
+{
+  cleanup_close int fd = openat (dirfd, "config.json", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  json_error_t jerr;
+  json_t *doc, *seccomp;
+
+  *out = NULL;
+  if (fd < 0)
+    return berth_fail (err, errno, "open config of `%s`", id);
+  doc = json_loadfd (fd, 0, &jerr);
+  if (doc == NULL)
+    return berth_fail (err, 0, "config of `%s` is corrupt: %s", id, jerr.text);
+  seccomp = json_object_get (json_object_get (doc, "linux"), "seccomp");
+  if (seccomp && !json_is_null (seccomp))
+    *out = berth_seccomp_compile (seccomp, err);
+  json_decref (doc);
+  return (seccomp && !json_is_null (seccomp) && *out == NULL) ? -1 : 0;
+}
+
+static int
+send_to_seccomp_agent (struct exec_job *j, int notify_fd, berth_err *err)
+{
+  cleanup_free char *text = hooks_state_json (j->st->id, "running", j->st->pid, j->st->bundle, j->st->annotations);
+  json_t *state = json_loads (text, 0, NULL);
+  int ret;
+
+  if (notify_fd < 0)
+    return berth_fail (err, 0, "linux.seccomp: the exec process sent no notify fd");
+  ret = berth_seccomp_send_notify_fd (notify_fd, berth_seccomp_listener_path (j->seccomp),
+                                      berth_seccomp_listener_metadata (j->seccomp), state, j->pid, err);
+  json_decref (state);
+  close (notify_fd);
+  return ret;
+}
+
 static void
 exec_job_free (struct exec_job *j)
 {
+  berth_seccomp_free (j->seccomp);
   ns_close_all (j->init.ns_fds);
   if (j->init.sync_fd >= 0)
     close (j->init.sync_fd);
@@ -116,11 +158,25 @@ exec_spawn (struct exec_job *j, const struct berth_state *st, berth_err *err)
     }
   if (cgroup_fd < 0 && st->cgroup && berth_cgroup_enter (st->cgroup, j->pid, err) < 0)
     return -1;
-  if (sync_send (j->sync_parent, SYNC_GO, NULL, err) < 0 || sync_recv (j->sync_parent, &type, &payload, err) < 0)
+  if (sync_send (j->sync_parent, SYNC_GO, NULL, err) < 0)
     return -1;
-  if (type == SYNC_ERROR)
-    return berth_fail (err, 0, "%s", payload);
-  return 0;
+  for (;;)
+    {
+      int passed_fd = -1;
+      free (payload);
+      payload = NULL;
+      if (sync_recv_fd (j->sync_parent, &type, &payload, &passed_fd, err) < 0)
+        return -1;
+      if (type == SYNC_SECCOMP_FD)
+        {
+          if (send_to_seccomp_agent (j, passed_fd, err) < 0)
+            return -1;
+          continue;
+        }
+      if (type == SYNC_ERROR)
+        return berth_fail (err, 0, "%s", payload);
+      return 0; /* EOF: the process exec'd */
+    }
 }
 
 int
@@ -154,11 +210,15 @@ berth_container_exec (const struct berth_context *ctx, const char *id, const str
     }
   j.init.id = id;
   j.init.process = opts->process;
-  if (process_extras_parse (opts->process, NULL, &j.init.extras, err) < 0)
+  j.st = st;
+  if (process_extras_parse (opts->process, NULL, &j.init.extras, err) < 0
+      || load_container_seccomp (dirfd, id, &j.seccomp, err) < 0)
     {
+      berth_seccomp_free (j.seccomp);
       berth_state_free (st);
       return -1;
     }
+  j.init.seccomp = j.seccomp;
   j.init.preserve_fds = opts->preserve_fds;
   if (ns_open_of_pid (st->pid, j.init.ns_fds, err) < 0)
     goto out;

@@ -191,6 +191,42 @@ run_create_hooks (struct init_ctx *c, berth_err *err)
   return hooks_run (c->spec, BERTH_HOOK_CREATE_CONTAINER, c->state_json, err);
 }
 
+/* The notify fd, if the filter has one, goes to the parent (which hands it
+ * to the seccomp agent) in the same sendmsg. */
+static int
+load_seccomp (struct init_ctx *c, berth_err *err)
+{
+  int notify_fd = -1;
+  int ret;
+
+  if (c->seccomp == NULL)
+    return 0;
+  if (berth_seccomp_load (c->seccomp, &notify_fd, err) < 0)
+    return -1;
+  if (notify_fd < 0)
+    return 0;
+  ret = sync_send_fd (c->sync_fd, SYNC_SECCOMP_FD, notify_fd, err);
+  close (notify_fd);
+  return ret;
+}
+
+/* As late as possible, so few syscalls need allowing: with no_new_privs after
+ * it is set, otherwise while CAP_SYS_ADMIN is still held (the kernel requires
+ * one or the other). */
+static int
+apply_credentials_and_seccomp (struct init_ctx *c, berth_err *err)
+{
+  const struct berth_process *p = c->process;
+
+  if (!p->no_new_privileges && load_seccomp (c, err) < 0)
+    return -1;
+  if (process_set_credentials_and_caps (p, true, err) < 0)
+    return -1;
+  if (p->no_new_privileges && load_seccomp (c, err) < 0)
+    return -1;
+  return 0;
+}
+
 static int
 setup_container (struct init_ctx *c, char **exe, berth_err *err)
 {
@@ -225,7 +261,7 @@ setup_container (struct init_ctx *c, char **exe, berth_err *err)
     return berth_fail (err, errno, "process.cwd: chdir `%s`", p->cwd);
   if (process_extras_apply (&c->extras, err) < 0)
     return -1;
-  if (process_set_credentials_and_caps (p, true, err) < 0)
+  if (apply_credentials_and_seccomp (c, err) < 0)
     return -1;
   /* After the uid change: the cwd may be reachable only by the new user. */
   if (chdir (p->cwd ? p->cwd : "/") < 0)
@@ -312,7 +348,7 @@ init_exec_main (struct init_ctx *c)
       berth_fail (&err, errno, "cwd: chdir `%s`", p->cwd);
       sync_child_fail (c->sync_fd, &err);
     }
-  if (process_extras_apply (&c->extras, &err) < 0 || process_set_credentials_and_caps (p, true, &err) < 0
+  if (process_extras_apply (&c->extras, &err) < 0 || apply_credentials_and_seccomp (c, &err) < 0
       || process_find_executable (p, &exe, &err) < 0 || process_prepare_fds (c->preserve_fds, &err) < 0)
     sync_child_fail (c->sync_fd, &err);
   /* Success is the sync socket closing on exec. */

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "runtime/process_extras.h"
+#include "runtime/seccomp_filter.h"
 #include "spec/spec.h"
 #include "util/error.h"
 
@@ -31,9 +32,12 @@ struct init_ctx
   bool no_pivot;
   bool no_new_keyring;
   int preserve_fds;
-  struct process_extras extras; /* parsed by the parent, applied before the capability drop */
-  unsigned hooks;               /* hooks_mask() of the spec */
-  char *state_json;             /* from HOOKS_DONE: the state given to the child's hooks */
+  struct process_extras extras;        /* parsed by the parent, applied before the capability drop */
+  const struct berth_seccomp *seccomp; /* compiled by the parent; NULL: none */
+  int *idmap_fds;                      /* per spec mount: user ns fd of its id mapping, or -1 */
+  size_t n_idmap_fds;
+  unsigned hooks;   /* hooks_mask() of the spec */
+  char *state_json; /* from HOOKS_DONE: the state given to the child's hooks */
 };
 
 __attribute__ ((noreturn)) void init_container_main (struct init_ctx *c);

@@ -82,7 +82,14 @@ mountfd_bind_onto (const struct mountfd_bind *b, int target_fd, const char *what
     tree = open_tree (b->source_fd, "", flags | AT_EMPTY_PATH);
   if (tree < 0)
     return berth_fail (err, errno, "bind mount source `%s` of `%s`", b->source ? b->source : "(fd)", what);
-  /* The tree is still detached: nothing is visible before its attributes are set. */
+  /* The tree is still detached: nothing is visible before its attributes are
+     set.  An id mapping can only be set on a detached tree. */
+  if (b->userns_fd >= 0)
+    {
+      struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)b->userns_fd };
+      if (mount_setattr (tree, "", AT_EMPTY_PATH | (b->idmap_recursive ? AT_RECURSIVE : 0), &attr, sizeof (attr)) < 0)
+        return berth_fail (err, errno, "idmap mount of `%s`", what);
+    }
   if (mountfd_setattr (tree, true, b->rattr_set, b->rattr_clr, 0, what, err) < 0)
     return -1;
   if (mountfd_setattr (tree, false, b->attr_set, b->attr_clr, 0, what, err) < 0)

@@ -23,6 +23,8 @@ struct mountfd_bind
   uint64_t attr_set, attr_clr;
   uint64_t rattr_set, rattr_clr;
   unsigned long propagation;
+  int userns_fd; /* >= 0: an idmapped mount through this user namespace */
+  bool idmap_recursive;
 };
 int mountfd_bind_onto (const struct mountfd_bind *b, int target_fd, const char *what, berth_err *err);
 

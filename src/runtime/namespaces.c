@@ -11,6 +11,8 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "util/cleanup.h"
@@ -92,6 +94,51 @@ ns_join (int fds[BERTH_NS_COUNT], unsigned mask, berth_err *err)
         return berth_fail (err, errno, "join %s namespace", berth_ns_type_name (i));
     }
   return 0;
+}
+
+static int write_map (pid_t pid, const char *file, const struct berth_id_mapping *m, size_t n, berth_err *err);
+
+int
+ns_userns_fd_with_maps (const struct berth_id_mapping *uids, size_t n_uids, const struct berth_id_mapping *gids,
+                        size_t n_gids, const char *what, berth_err *err)
+{
+  int p[2];
+  pid_t pid;
+  char path[64];
+  int fd = -1;
+  char byte;
+
+  if (n_uids == 0 || n_gids == 0)
+    return berth_fail (err, 0, "%s: an idmapped mount needs uid and gid mappings", what);
+  if (pipe2 (p, O_CLOEXEC) < 0)
+    return berth_fail (err, errno, "%s: pipe", what);
+  pid = (pid_t)syscall (SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
+  if (pid == 0)
+    {
+      /* Lives until the parent has the namespace fd (the pipe closes). */
+      close (p[1]);
+      if (read (p[0], &byte, 1) < 0)
+        _exit (1);
+      _exit (0);
+    }
+  close (p[0]);
+  if (pid < 0)
+    {
+      close (p[1]);
+      return berth_fail (err, errno, "%s: clone a user namespace", what);
+    }
+  if (write_map (pid, "uid_map", uids, n_uids, err) == 0 && write_map (pid, "gid_map", gids, n_gids, err) == 0)
+    {
+      snprintf (path, sizeof (path), "/proc/%d/ns/user", pid);
+      fd = open (path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0)
+        berth_fail (err, errno, "%s: open `%s`", what, path);
+    }
+  close (p[1]);
+  waitpid (pid, NULL, 0);
+  if (fd < 0)
+    berth_wrap (err, "%s", what);
+  return fd;
 }
 
 static int

@@ -31,6 +31,11 @@ int ns_open_of_pid (pid_t pid, int fds[BERTH_NS_COUNT], berth_err *err);
  * new time namespace. */
 int ns_time_offsets (const struct berth_linux *lx, char **out, berth_err *err);
 
+/* An fd of a new user namespace with these mappings (for idmapped mounts):
+ * a helper process is cloned into it, its maps written, and it exits. */
+int ns_userns_fd_with_maps (const struct berth_id_mapping *uids, size_t n_uids, const struct berth_id_mapping *gids,
+                            size_t n_gids, const char *what, berth_err *err);
+
 /* A new network namespace has lo down: bring it up as runc does. */
 int ns_loopback_up (berth_err *err);
 

@@ -70,7 +70,7 @@ do_spec_mount (struct init_ctx *c, int rootfd, const struct berth_mount *m, size
 
   if (m->is_bind)
     {
-      struct mountfd_bind b = { 0 };
+      struct mountfd_bind b = { .userns_fd = -1 };
       src = bind_source_path (c, m->source ? m->source : "");
       if (src == NULL)
         return berth_fail (err, ENOMEM, "mounts[%zu]", idx);
@@ -84,11 +84,18 @@ do_spec_mount (struct init_ctx *c, int rootfd, const struct berth_mount *m, size
       b.rattr_set = m->attr_set;
       b.rattr_clr = m->attr_clr;
       b.propagation = m->propagation;
+      if (c->idmap_fds && c->idmap_fds[idx] >= 0)
+        {
+          b.userns_fd = c->idmap_fds[idx];
+          b.idmap_recursive = m->recursive_idmap;
+        }
       if (mountfd_bind_onto (&b, target, m->destination, err) < 0)
         return berth_wrap (err, "mounts[%zu]", idx);
       return 0;
     }
 
+  if (m->idmap)
+    return berth_fail (err, 0, "mounts[%zu]: idmapped mounts are supported for bind mounts only", idx);
   target = make_target (rootfd, m->destination, true, err);
   if (target < 0)
     return -1;
@@ -158,7 +165,7 @@ mount_one_hierarchy (int tmpfs, char *line, const char *self_cgroup, const char 
   char *sep = strstr (line, " - ");
   char *base;
   cleanup_close int sub = -1;
-  struct mountfd_bind b = { 0 };
+  struct mountfd_bind b = { .userns_fd = -1 };
 
   if (sep == NULL || sscanf (line, "%*s %*s %*s %1023s %1023s", root, mnt) != 2
       || sscanf (sep + 3, "%63s %*s %1023s", fstype, opts) != 2)
@@ -326,7 +333,7 @@ mask_path (const char *path, berth_err *err)
                ? berth_wrap (err, "linux.maskedPaths")
                : 0;
   {
-    struct mountfd_bind b = { .source = "/dev/null", .attr_set = MOUNT_ATTR_RDONLY };
+    struct mountfd_bind b = { .userns_fd = -1, .source = "/dev/null", .attr_set = MOUNT_ATTR_RDONLY };
     if (mountfd_bind_onto (&b, fd, path, err) < 0)
       return berth_wrap (err, "linux.maskedPaths");
   }
@@ -337,7 +344,7 @@ static int
 readonly_path (const char *path, berth_err *err)
 {
   cleanup_close int fd = open (path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-  struct mountfd_bind b = { .source = NULL, .recursive = true, .rattr_set = MOUNT_ATTR_RDONLY };
+  struct mountfd_bind b = { .userns_fd = -1, .source = NULL, .recursive = true, .rattr_set = MOUNT_ATTR_RDONLY };
 
   if (fd < 0)
     return errno == ENOENT ? 0 : berth_fail (err, errno, "linux.readonlyPaths: open `%s`", path);

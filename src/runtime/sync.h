@@ -37,15 +37,23 @@ enum sync_type
   SYNC_GO,
   SYNC_PID, /* payload: the pid (decimal) of the process that carries on */
   SYNC_READY,
-  SYNC_ERROR,     /* payload: the error text */
-  SYNC_HOOKS,     /* child: mounts done, run prestart and createRuntime hooks now */
-  SYNC_HOOKS_DONE /* parent: done; payload: the state JSON for the child's own hooks */
+  SYNC_ERROR,      /* payload: the error text */
+  SYNC_HOOKS,      /* child: mounts done, run prestart and createRuntime hooks now */
+  SYNC_HOOKS_DONE, /* parent: done; payload: the state JSON for the child's own hooks */
+  SYNC_SECCOMP_FD, /* child: the seccomp notify fd rides along (SCM_RIGHTS) */
 };
 
 int sync_send (int fd, enum sync_type type, const char *payload, berth_err *err);
 
+/* The same with an fd attached, in one sendmsg (a seccomp filter may notify
+ * on other calls, never on sendmsg). */
+int sync_send_fd (int fd, enum sync_type type, int passed_fd, berth_err *err);
+
 /* Receive one message; *payload (may be NULL) gets a malloc'ed NUL-terminated copy. */
 int sync_recv (int fd, enum sync_type *type, char **payload, berth_err *err);
+
+/* The same, also taking an attached fd into *fd_out (-1 when none). */
+int sync_recv_fd (int fd, enum sync_type *type, char **payload, int *fd_out, berth_err *err);
 
 /* In the child: report err to the parent and _exit(1).  Never returns. */
 __attribute__ ((noreturn)) void sync_child_fail (int fd, berth_err *err);

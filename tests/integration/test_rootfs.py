@@ -7,7 +7,7 @@ import os
 import re
 import subprocess
 
-from util import berth_only, sh
+from util import berth_only, runc_lacks, sh
 
 
 def mountinfo(text):
@@ -366,3 +366,22 @@ def test_unknown_mount_option_refused(ctx):
     assert r.rc != 0, r
     assert "mounts[7].options" in r.err and "bogus" in r.err, r
     assert os.listdir(ctx.root) == []
+
+
+@runc_lacks("idmapped mounts (runc 1.1)")
+def test_idmapped_bind_mount(ctx):
+    # A mount's mapping is written to its user namespace as given (as runc and
+    # crun do): containerID is the id on disk, hostID the id the mount shows.
+    # Files owned by 1000 on disk show as 0; unmapped ids as the overflow id.
+    src = host_dir(ctx, "owned", ["f", "g"])
+    os.chown(os.path.join(src, "f"), 1000, 1000)
+    mapping = [{"containerID": 1000, "hostID": 0, "size": 1}]
+
+    def edit(spec):
+        spec["mounts"].append({"destination": "/data", "type": "bind", "source": src,
+                               "options": ["bind", "idmap"],
+                               "uidMappings": mapping, "gidMappings": mapping})
+    out = ctx.sh("stat -c '%u %g' /data/f /data/g", edit=edit)
+    assert out == "0 0\n65534 65534\n", out
+    out = ctx.sh("stat -c '%u %g' /data/f", edit=add_mount("/data", "bind", src, ["bind"]))
+    assert out == "1000 1000\n", out

@@ -1,11 +1,11 @@
 /* linux.seccomp: validation, compilation to BPF (parent) and loading (init).
  * The protocol with the seccomp agent is drawn in seccomp.h. */
-#include "runtime/seccomp.h"
+#include "runtime/seccomp_filter.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
-#include <seccomp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,48 +76,32 @@ static const struct op_name operators[] = {
   { "SCMP_CMP_NE", SCMP_CMP_NE },
 };
 
-struct arch_name
-{
-  const char *name;
-  uint32_t token;
+/* The spec's names (libseccomp 2.6's list).  libseccomp's own name for each
+ * is the lower-case suffix ("SCMP_ARCH_X86_64" -> "x86_64"); which of them
+ * work is asked of the libseccomp in use, at run time. */
+static const char *const archs[] = {
+  "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM",       "SCMP_ARCH_LOONGARCH64", "SCMP_ARCH_M68K",     "SCMP_ARCH_MIPS",
+  "SCMP_ARCH_MIPS64",  "SCMP_ARCH_MIPS64N32", "SCMP_ARCH_MIPSEL",      "SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32",
+  "SCMP_ARCH_PARISC",  "SCMP_ARCH_PARISC64",  "SCMP_ARCH_PPC",         "SCMP_ARCH_PPC64",    "SCMP_ARCH_PPC64LE",
+  "SCMP_ARCH_RISCV64", "SCMP_ARCH_S390",      "SCMP_ARCH_S390X",       "SCMP_ARCH_SH",       "SCMP_ARCH_SHEB",
+  "SCMP_ARCH_X32",     "SCMP_ARCH_X86",       "SCMP_ARCH_X86_64",
 };
 
-/* Those the libseccomp we build against knows. */
-static const struct arch_name archs[] = {
-  { "SCMP_ARCH_AARCH64", SCMP_ARCH_AARCH64 },
-  { "SCMP_ARCH_ARM", SCMP_ARCH_ARM },
-#ifdef SCMP_ARCH_LOONGARCH64
-  { "SCMP_ARCH_LOONGARCH64", SCMP_ARCH_LOONGARCH64 },
-#endif
-#ifdef SCMP_ARCH_M68K
-  { "SCMP_ARCH_M68K", SCMP_ARCH_M68K },
-#endif
-  { "SCMP_ARCH_MIPS", SCMP_ARCH_MIPS },
-  { "SCMP_ARCH_MIPS64", SCMP_ARCH_MIPS64 },
-  { "SCMP_ARCH_MIPS64N32", SCMP_ARCH_MIPS64N32 },
-  { "SCMP_ARCH_MIPSEL", SCMP_ARCH_MIPSEL },
-  { "SCMP_ARCH_MIPSEL64", SCMP_ARCH_MIPSEL64 },
-  { "SCMP_ARCH_MIPSEL64N32", SCMP_ARCH_MIPSEL64N32 },
-#ifdef SCMP_ARCH_PARISC
-  { "SCMP_ARCH_PARISC", SCMP_ARCH_PARISC },
-  { "SCMP_ARCH_PARISC64", SCMP_ARCH_PARISC64 },
-#endif
-  { "SCMP_ARCH_PPC", SCMP_ARCH_PPC },
-  { "SCMP_ARCH_PPC64", SCMP_ARCH_PPC64 },
-  { "SCMP_ARCH_PPC64LE", SCMP_ARCH_PPC64LE },
-#ifdef SCMP_ARCH_RISCV64
-  { "SCMP_ARCH_RISCV64", SCMP_ARCH_RISCV64 },
-#endif
-  { "SCMP_ARCH_S390", SCMP_ARCH_S390 },
-  { "SCMP_ARCH_S390X", SCMP_ARCH_S390X },
-#ifdef SCMP_ARCH_SH
-  { "SCMP_ARCH_SH", SCMP_ARCH_SH },
-  { "SCMP_ARCH_SHEB", SCMP_ARCH_SHEB },
-#endif
-  { "SCMP_ARCH_X32", SCMP_ARCH_X32 },
-  { "SCMP_ARCH_X86", SCMP_ARCH_X86 },
-  { "SCMP_ARCH_X86_64", SCMP_ARCH_X86_64 },
-};
+#define ARCH_PREFIX "SCMP_ARCH_"
+
+/* The libseccomp token, 0 when this libseccomp does not know the arch. */
+static uint32_t
+arch_token (const char *spec_name)
+{
+  char lower[32];
+  const char *suffix = spec_name + strlen (ARCH_PREFIX);
+  size_t i;
+
+  for (i = 0; suffix[i] && i < sizeof (lower) - 1; i++)
+    lower[i] = (char)tolower ((unsigned char)suffix[i]);
+  lower[i] = '\0';
+  return seccomp_arch_resolve_name (lower);
+}
 
 /* In runc's order.  TSYNC is accepted and ignored, as runc does: the init
  * is single-threaded, and the kernel refuses TSYNC with a listener.
@@ -137,6 +121,12 @@ static const struct flag_name flags[] = {
 
 #define N_ELEMENTS(a) (sizeof (a) / sizeof ((a)[0]))
 
+/* The syscalls the init uses to hand the listener fd to the parent after
+ * loading: notified, they would wait for an agent that has not got the fd
+ * yet, and create would hang.  write is runc's rule (its init writes the fd
+ * number); berth's init sends the fd with one sendmsg. */
+static const char *const notify_forbidden[] = { "write", "sendmsg" };
+
 static void
 seccomp_ctx_releasep (scmp_filter_ctx *ctx)
 {
@@ -145,40 +135,45 @@ seccomp_ctx_releasep (scmp_filter_ctx *ctx)
 }
 #define cleanup_scmp __attribute__ ((cleanup (seccomp_ctx_releasep)))
 
-static void
-json_decrefp (json_t **j)
-{
-  json_decref (*j);
-}
-#define cleanup_json __attribute__ ((cleanup (json_decrefp)))
-
-/* seccomp(2) checks the flags before it reads the program: EFAULT for a
- * NULL program means the flags are known.  Nothing is ever installed. */
-static bool
-kernel_has_flag (unsigned long flag)
+/* seccomp(2) checks the flags before it reads the program: with a NULL
+ * program it answers EFAULT when the flags are known, EINVAL when not.
+ * ENOSYS (valgrind) or EPERM (a filter denying seccomp) tell nothing.
+ * Returns that errno; nothing is ever installed. */
+static int
+probe_flag (unsigned long flag)
 {
   if (flag == SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)
     flag |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
-  return syscall (SYS_seccomp, SECCOMP_SET_MODE_FILTER, flag, NULL) < 0 && errno == EFAULT;
+  return syscall (SYS_seccomp, SECCOMP_SET_MODE_FILTER, flag, NULL) < 0 ? errno : 0;
 }
 
+/* Every table starts with its name: the index of `name`, or -1. */
+static ssize_t
+find_name (const void *table, size_t n, size_t stride, const char *name)
+{
+  for (size_t i = 0; i < n; i++)
+    if (strcmp (*(const char *const *)((const char *)table + i * stride), name) == 0)
+      return (ssize_t)i;
+  return -1;
+}
+#define FIND_NAME(table, name) find_name (table, N_ELEMENTS (table), sizeof (table[0]), name)
+
 static int
-parse_action (json_t *obj, const char *parent, const char *key, const char *errno_key, uint32_t *out,
-              berth_err *err)
+parse_action (json_t *obj, const char *parent, const char *key, const char *errno_key, uint32_t *out, berth_err *err)
 {
   cleanup_free char *name = NULL;
   cleanup_free char *path = spec_path_key (parent, key);
-  const struct action_name *a = NULL;
+  const struct action_name *a;
   uint16_t errno_ret = EPERM;
   int has_errno;
+  ssize_t i;
 
   if (spec_get_string (obj, parent, key, SPEC_REQUIRED, &name, err) < 0)
     return -1;
-  for (size_t i = 0; i < N_ELEMENTS (actions) && a == NULL; i++)
-    if (strcmp (actions[i].name, name) == 0)
-      a = &actions[i];
-  if (a == NULL)
+  i = FIND_NAME (actions, name);
+  if (i < 0)
     return spec_fail (err, path, "unknown action \"%s\"", name);
+  a = &actions[i];
   has_errno = spec_get_uint16 (obj, parent, errno_key, 0, &errno_ret, err);
   if (has_errno < 0)
     return -1;
@@ -202,17 +197,22 @@ add_architectures (scmp_filter_ctx ctx, json_t *seccomp, berth_err *err)
   for (size_t i = 0; i < n; i++)
     {
       cleanup_free char *path = spec_path_index (SECCOMP_PATH ".architectures", i);
-      const struct arch_name *a = NULL;
+      const char *name = names[i];
+      uint32_t token;
       int r;
 
-      for (size_t j = 0; j < N_ELEMENTS (archs) && a == NULL; j++)
-        if (strcmp (archs[j].name, names[i]) == 0)
-          a = &archs[j];
-      if (a == NULL)
-        return spec_fail (err, path, "unknown architecture \"%s\"", names[i]);
-      r = seccomp_arch_add (ctx, a->token);
+      if (FIND_NAME (archs, name) < 0)
+        return spec_fail (err, path, "unknown architecture \"%s\"", name);
+      token = arch_token (name);
+      if (token == 0)
+        {
+          const struct scmp_version *v = seccomp_version ();
+          return spec_fail (err, path, "%s is not supported by libseccomp %u.%u.%u", name, v->major, v->minor,
+                            v->micro);
+        }
+      r = seccomp_arch_add (ctx, token);
       if (r < 0 && r != -EEXIST)
-        return berth_fail (err, -r, "%s: add architecture %s", path, names[i]);
+        return berth_fail (err, -r, "%s: add architecture %s", path, name);
     }
   return 0;
 }
@@ -229,16 +229,14 @@ parse_flags (json_t *seccomp, unsigned int *out, berth_err *err)
   for (size_t i = 0; i < n; i++)
     {
       cleanup_free char *path = spec_path_index (SECCOMP_PATH ".flags", i);
-      const struct flag_name *f = NULL;
+      ssize_t j = FIND_NAME (flags, names[i]);
+      const struct flag_name *f = j < 0 ? NULL : &flags[j];
 
-      for (size_t j = 0; j < N_ELEMENTS (flags) && f == NULL; j++)
-        if (strcmp (flags[j].name, names[i]) == 0)
-          f = &flags[j];
       if (f == NULL)
         return spec_fail (err, path, "unknown flag \"%s\"", names[i]);
       if (f->flag == SECCOMP_FILTER_FLAG_TSYNC)
         continue;
-      if (!kernel_has_flag (f->flag))
+      if (probe_flag (f->flag) == EINVAL)
         return spec_fail (err, path, "%s is not supported by this kernel", names[i]);
       *out |= f->flag;
     }
@@ -267,7 +265,8 @@ parse_args (json_t *call, const char *parent, struct scmp_arg_cmp **out, size_t 
       cleanup_free char *apath = spec_path_index (path, i);
       cleanup_free char *op_name = NULL;
       json_t *arg = json_array_get (args, i);
-      const struct op_name *op = NULL;
+      const struct op_name *op;
+      ssize_t k;
       int64_t index = 0;
       uint64_t value = 0, value_two = 0;
 
@@ -278,14 +277,13 @@ parse_args (json_t *call, const char *parent, struct scmp_arg_cmp **out, size_t 
           || spec_get_uint64 (arg, apath, "valueTwo", 0, &value_two, err) < 0
           || spec_get_string (arg, apath, "op", SPEC_REQUIRED, &op_name, err) < 0)
         return -1;
-      for (size_t j = 0; j < N_ELEMENTS (operators) && op == NULL; j++)
-        if (strcmp (operators[j].name, op_name) == 0)
-          op = &operators[j];
-      if (op == NULL)
+      k = FIND_NAME (operators, op_name);
+      if (k < 0)
         {
           cleanup_free char *opath = spec_path_key (apath, "op");
           return spec_fail (err, opath, "unknown operator \"%s\"", op_name);
         }
+      op = &operators[k];
       if (seen[index]++)
         *split = true;
       conds[i] = (struct scmp_arg_cmp){ .arg = (unsigned)index, .op = op->op, .datum_a = value, .datum_b = value_two };
@@ -345,10 +343,8 @@ add_syscall_entry (struct compile_state *cs, json_t *call, const char *path, ber
 
       if (names[i][0] == '\0')
         return spec_fail (err, npath, "must not be empty");
-      /* The init writes to the sync socket after loading; a notified write
-       * would wait for an agent that has not got the fd yet (runc's rule). */
-      if (action == SCMP_ACT_NOTIFY && strcmp (names[i], "write") == 0)
-        return spec_fail (err, npath, "SCMP_ACT_NOTIFY cannot be used for the write syscall");
+      if (action == SCMP_ACT_NOTIFY && FIND_NAME (notify_forbidden, names[i]) >= 0)
+        return spec_fail (err, npath, "SCMP_ACT_NOTIFY cannot be used for the %s syscall", names[i]);
       /* libseccomp refuses a rule that repeats the default: it is a no-op. */
       if (action == cs->default_action)
         continue;
@@ -440,7 +436,6 @@ compile_into (json_t *seccomp, struct berth_seccomp *s, berth_err *err)
 {
   cleanup_scmp scmp_filter_ctx ctx = NULL;
   struct compile_state cs = { 0 };
-  int r;
 
   if (!json_is_object (seccomp))
     return spec_fail (err, SECCOMP_PATH, "expected object");
@@ -453,10 +448,6 @@ compile_into (json_t *seccomp, struct berth_seccomp *s, berth_err *err)
   if (ctx == NULL)
     return spec_fail (err, SECCOMP_PATH ".defaultAction", "not supported by this kernel or libseccomp");
   cs.ctx = ctx;
-  /* process.noNewPrivileges decides, not libseccomp. */
-  r = seccomp_attr_set (ctx, SCMP_FLTATR_CTL_NNP, 0);
-  if (r < 0)
-    return berth_fail (err, -r, "seccomp: clear no_new_privs attribute");
   if (add_architectures (ctx, seccomp, err) < 0 || parse_flags (seccomp, &s->flags, err) < 0
       || add_syscalls (&cs, seccomp, err) < 0 || parse_listener (seccomp, s, cs.notify_listed, err) < 0)
     return -1;
@@ -535,7 +526,7 @@ berth_seccomp_free (struct berth_seccomp *s)
 static char *
 process_state_json (const char *metadata, json_t *container_state, pid_t pid)
 {
-  cleanup_json json_t *doc = json_object ();
+  json_auto_t *doc = json_object ();
   char *text;
 
   json_object_set_new (doc, "ociVersion", json_string (BERTH_OCI_VERSION));
@@ -597,8 +588,8 @@ send_all (int sock, const char *data, size_t len, int fd)
 }
 
 int
-berth_seccomp_send_notify_fd (int notify_fd, const char *listener_path, const char *metadata,
-                              json_t *container_state, pid_t pid, berth_err *err)
+berth_seccomp_send_notify_fd (int notify_fd, const char *listener_path, const char *metadata, json_t *container_state,
+                              pid_t pid, berth_err *err)
 {
   cleanup_free char *text = NULL;
   cleanup_close int sock = -1;
@@ -637,17 +628,20 @@ name_array (const void *table, size_t n, size_t stride)
 json_t *
 berth_seccomp_features (void)
 {
-  json_t *known = json_array (), *supported = json_array ();
+  json_t *known = json_array (), *supported = json_array (), *archs_json = json_array ();
+
+  for (size_t i = 0; i < N_ELEMENTS (archs); i++)
+    if (arch_token (archs[i]) != 0)
+      json_array_append_new (archs_json, json_string (archs[i]));
 
   for (size_t i = 0; i < N_ELEMENTS (flags); i++)
     {
       json_array_append_new (known, json_string (flags[i].name));
-      if (kernel_has_flag (flags[i].flag))
+      if (probe_flag (flags[i].flag) == EFAULT)
         json_array_append_new (supported, json_string (flags[i].name));
     }
   return json_pack ("{s:b, s:o, s:o, s:o, s:o, s:o}", "enabled", 1, "actions",
                     name_array (actions, N_ELEMENTS (actions), sizeof (actions[0])), "operators",
-                    name_array (operators, N_ELEMENTS (operators), sizeof (operators[0])), "archs",
-                    name_array (archs, N_ELEMENTS (archs), sizeof (archs[0])), "knownFlags", known, "supportedFlags",
-                    supported);
+                    name_array (operators, N_ELEMENTS (operators), sizeof (operators[0])), "archs", archs_json,
+                    "knownFlags", known, "supportedFlags", supported);
 }
