@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -271,6 +272,16 @@ setup_container (struct init_ctx *c, char **exe, berth_err *err)
   return process_prepare_fds (c->preserve_fds, err);
 }
 
+/* Until execve this process runs berth's own binary: not dumpable, so no
+ * process in the container can open /proc/<pid>/exe (the host binary) or
+ * our fds (CVE-2019-5736, CVE-2016-9962).  execve makes the user process
+ * dumpable again as usual. */
+static void
+guard_runtime_binary (void)
+{
+  prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
 void
 init_container_main (struct init_ctx *c)
 {
@@ -280,6 +291,7 @@ init_container_main (struct init_ctx *c)
   char **env;
   int fifo;
 
+  guard_runtime_binary ();
   /* Nodes and files are made with the modes the spec gives. */
   umask (0);
   if (wait_for_go (c, &err) < 0 || setup_container (c, &exe, &err) < 0)
@@ -321,6 +333,7 @@ init_exec_main (struct init_ctx *c)
   cleanup_free char *exe = NULL;
   const struct berth_process *p = c->process;
 
+  guard_runtime_binary ();
   umask (0);
   if (wait_for_go (c, &err) < 0)
     sync_child_fail (c->sync_fd, &err);
