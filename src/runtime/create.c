@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
-#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +24,7 @@
 #include "runtime/sync.h"
 #include "runtime/terminal.h"
 #include "util/cleanup.h"
+#include "util/passwd.h"
 #include "util/log.h"
 
 pid_t
@@ -132,8 +132,8 @@ check_terminal_options (const struct berth_process *p, const char *console_socke
 static char *
 owner_name (void)
 {
-  struct passwd *pw = getpwuid (geteuid ());
-  return strdup (pw ? pw->pw_name : "");
+  char *name = passwd_field ("/etc/passwd", geteuid (), 0);
+  return name ? name : strdup ("");
 }
 
 /* Everything the parent holds while the child is set up. */

@@ -22,6 +22,7 @@
 
 #include "runtime/sync.h"
 #include "util/cleanup.h"
+#include "util/passwd.h"
 
 int
 process_set_rlimits (const struct berth_process *p, berth_err *err)
@@ -238,34 +239,6 @@ process_join_session_keyring (const char *id, berth_err *err)
   return 0;
 }
 
-/* Home of uid from /etc/passwd (read by hand: NSS modules must not be
- * loaded from the container's rootfs). */
-static char *
-passwd_home (uid_t uid)
-{
-  FILE *f = fopen ("/etc/passwd", "re");
-  char line[1024];
-  char *home = NULL;
-
-  if (f == NULL)
-    return NULL;
-  while (home == NULL && fgets (line, sizeof (line), f))
-    {
-      char *fields[7];
-      char *save = NULL, *p = line;
-      int n = 0;
-      line[strcspn (line, "\n")] = '\0';
-      /* strsep keeps empty fields, which passwd lines have. */
-      while (n < 7 && (fields[n] = strsep (&p, ":")) != NULL)
-        n++;
-      (void)save;
-      if (n == 7 && strtoul (fields[2], NULL, 10) == uid && *fields[2])
-        home = strdup (fields[5]);
-    }
-  fclose (f);
-  return home;
-}
-
 char **
 process_exec_env (const struct berth_process *p)
 {
@@ -278,7 +251,7 @@ process_exec_env (const struct berth_process *p)
   env = calloc (n + 2, sizeof (char *));
   for (size_t i = 0; i < n; i++)
     env[i] = p->env[i];
-  home = passwd_home (p->user.uid);
+  home = passwd_field ("/etc/passwd", p->user.uid, 5);
   if (asprintf (&env[n], "HOME=%s", home && *home ? home : "/") < 0)
     env[n] = NULL;
   free (home);
