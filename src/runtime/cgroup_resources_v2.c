@@ -1,6 +1,7 @@
 /* Resource writers for the cgroup v2 hierarchy: the v1-style values of the
  * runtime spec converted as runc and crun convert them. */
 #include "runtime/cgroup_internal.h"
+#include "runtime/cgroup_devices_bpf.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -205,14 +206,13 @@ cg_v2_hugetlb (const char *dir, const struct berth_resources *res, berth_err *er
   return 0;
 }
 
-/* TODO(devices-ebpf): v2 has no devices files; the rules must become a
- * BPF_PROG_TYPE_CGROUP_DEVICE program attached to the directory.  Until
- * then rules are accepted and not enforced by the cgroup (device nodes in
- * the container are still limited to those the spec creates). */
+/* v2 has no devices files: the rules become a BPF_PROG_TYPE_CGROUP_DEVICE
+ * program attached to the directory (cgroup_devices_bpf.c), replacing the
+ * one an earlier call attached. */
 int
 cg_v2_devices (const char *dir, const struct berth_resources *res, berth_err *err)
 {
-  return 0;
+  return cg_devices_bpf_apply (dir, res->devices, res->n_devices, err);
 }
 
 int

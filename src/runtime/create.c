@@ -294,6 +294,8 @@ plan_namespaces (struct create_job *j, bool *join_pid_in_parent)
     {
       if (!lx->namespaces[t].present)
         continue;
+      if (t == BERTH_NS_MNT)
+        c->new_mntns = true; /* new or joined: the rootfs is set up in it (as runc) */
       if (c->ns_fds[t] >= 0)
         {
           /* Only children enter a joined pid ns: the parent enters it around
@@ -307,8 +309,6 @@ plan_namespaces (struct create_job *j, bool *join_pid_in_parent)
             c->fork_again = true;
           continue;
         }
-      if (t == BERTH_NS_MNT)
-        c->new_mntns = true;
       /* The cgroup ns waits until we are in the container's cgroup. */
       if (t == BERTH_NS_CGROUP)
         c->unshare_flags |= CLONE_NEWCGROUP;
@@ -594,7 +594,7 @@ create_steps (struct create_job *j, bool foreground, berth_err *err)
     return -1;
   close (j->init.sync_fd);
   j->init.sync_fd = -1;
-  berth_log (BERTH_LOG_DEBUG, "container %s: init started as pid %d (clone flags 0x%x)", o->id, j->pid,
+  berth_log (BERTH_LOG_DEBUG, "container %s: init started as pid %d (unshared by the init: 0x%x)", o->id, j->pid,
              j->init.unshare_flags);
   if (sync_send (j->sync_parent, SYNC_GO, NULL, err) < 0)
     return -1;

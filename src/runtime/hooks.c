@@ -174,3 +174,21 @@ hooks_run (const struct berth_spec *spec, enum berth_hook_kind kind, const char 
       return -1;
   return 0;
 }
+
+int
+hooks_run_all (const struct berth_spec *spec, enum berth_hook_kind kind, const char *state_json, berth_err *err)
+{
+  int ret = 0;
+  for (size_t i = 0; i < spec->n_hooks[kind]; i++)
+    {
+      berth_err one = NULL;
+      if (run_one (&spec->hooks[kind][i], berth_hook_kind_name (kind), i, state_json, &one) < 0)
+        {
+          if (ret == 0)
+            berth_err_move (err, &one);
+          berth_err_free (&one);
+          ret = -1;
+        }
+    }
+  return ret;
+}

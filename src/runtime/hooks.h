@@ -14,6 +14,10 @@ char *hooks_state_json (const char *id, const char *status, pid_t pid, const cha
 /* Run every hook of `kind` in order; stops at the first failure. */
 int hooks_run (const struct berth_spec *spec, enum berth_hook_kind kind, const char *state_json, berth_err *err);
 
+/* poststop: every hook runs even when one fails (runtime.md step 13);
+ * returns -1 with the first failure in *err. */
+int hooks_run_all (const struct berth_spec *spec, enum berth_hook_kind kind, const char *state_json, berth_err *err);
+
 /* Bit (1 << kind) set for every kind the spec has hooks of. */
 unsigned hooks_mask (const struct berth_spec *spec);
 

@@ -297,12 +297,18 @@ init_container_main (struct init_ctx *c)
   if (wait_for_go (c, &err) < 0 || setup_container (c, &exe, &err) < 0)
     sync_child_fail (c->sync_fd, &err);
   env = process_exec_env (c->process);
+  /* Checked now so that `create` fails, rather than the init after it. */
+  snprintf (fifo_path, sizeof (fifo_path), "/proc/self/fd/%d", c->fifo_fd);
+  if (access (fifo_path, F_OK) < 0)
+    {
+      berth_fail (&err, errno, "exec fifo unreachable through `%s` (is /proc mounted in the container?)", fifo_path);
+      sync_child_fail (c->sync_fd, &err);
+    }
   if (sync_send (c->sync_fd, SYNC_READY, NULL, &err) < 0)
     _exit (1);
   close (c->sync_fd);
 
   /* Blocks until `start` opens the fifo for reading. */
-  snprintf (fifo_path, sizeof (fifo_path), "/proc/self/fd/%d", c->fifo_fd);
   fifo = open (fifo_path, O_WRONLY | O_CLOEXEC);
   if (fifo < 0)
     {

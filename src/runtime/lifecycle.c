@@ -229,7 +229,7 @@ run_state_hooks (int dirfd, const struct berth_state *st, enum berth_hook_kind k
   if (spec == NULL)
     return -1;
   state = hooks_state_json (st->id, status, status[0] == 's' ? 0 : st->pid, st->bundle, st->annotations);
-  ret = hooks_run (spec, kind, state, err);
+  ret = kind == BERTH_HOOK_POSTSTOP ? hooks_run_all (spec, kind, state, err) : hooks_run (spec, kind, state, err);
   berth_spec_free (spec);
   return ret;
 }

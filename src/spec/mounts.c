@@ -206,6 +206,11 @@ spec_parse_mount_options (struct berth_mount *m, const char *path, berth_err *er
           apply_option (m, o);
           continue;
         }
+      /* A bind mount takes no filesystem data: "key=value" options (which
+         runc passes on and the kernel ignores for MS_BIND) are dropped;
+         anything else unknown is a mistake and refused. */
+      if (m->is_bind && strchr (name, '=') != NULL && name[0] != '=')
+        continue;
       if (m->is_bind || *name == '\0')
         {
           cleanup_free char *p = spec_path_index (opath, i);

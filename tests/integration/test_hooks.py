@@ -130,3 +130,15 @@ def test_failing_poststop_is_only_a_warning(ctx):
     r = ctx.cmd("delete", "--force", cid)
     assert r.rc == 0, r
     assert os.listdir(ctx.root) == []
+
+
+@runc_lacks("running the remaining poststop hooks after one fails")
+def test_failing_poststop_does_not_stop_the_next_one(ctx):
+    # runtime.md step 13: the remaining hooks run as if the failing one had succeeded.
+    log = os.path.join(ctx.tmp, "second.log")
+    hooks = {"poststop": [{"path": "/bin/false"},
+                          {"path": "/bin/sh", "args": ["sh", "-c", f"echo ran > {log}"]}]}
+    cid, _ = ctx.create(edit=with_hooks(hooks))
+    ctx.ok("delete", "--force", cid)
+    with open(log) as f:
+        assert f.read() == "ran\n"

@@ -4,6 +4,7 @@ ones named; hostname, domainname; user namespace id mappings."""
 import os
 import re
 import subprocess
+import time
 
 from util import berth_only, runc_lacks, sh
 
@@ -262,3 +263,24 @@ def test_time_namespace_offsets(ctx):
 def test_time_offsets_unknown_clock_names_it(ctx):
     r = ctx.run(["true"], edit=time_offsets({"realtime": {"secs": 5}}))
     assert r.rc != 0 and "linux.timeOffsets[" in r.err and "realtime" in r.err, r
+
+
+def test_join_mount_namespace_by_path_gets_the_rootfs(ctx):
+    # A mount namespace joined by path is set up like a new one (as runc):
+    # the container sees its rootfs and its own /proc, and the holder's mounts
+    # are not disturbed outside it.
+    holder = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sleep", "30"])
+    try:
+        for _ in range(100):
+            if os.readlink(f"/proc/{holder.pid}/ns/mnt") != os.readlink("/proc/self/ns/mnt"):
+                break
+            time.sleep(0.01)
+        path = f"/proc/{holder.pid}/ns/mnt"
+        out = ctx.sh("readlink /proc/self/ns/mnt; ls /bin/busybox; echo $$", edit=lambda s: [
+            n.update(path=path) for n in s["linux"]["namespaces"] if n["type"] == "mount"])
+        lines = out.split()
+        assert lines[0] == os.readlink(path), out
+        assert lines[1] == "/bin/busybox" and lines[2] == "1", out
+    finally:
+        holder.kill()
+        holder.wait()

@@ -455,7 +455,6 @@ test_v2_writers (void **state)
   struct berth_throttle_device thr = { 254, 0, 1048576 };
   struct berth_rdma_limit rdma = { "mlx5_0", true, 3, false, 0 };
   struct berth_key_value kv = { "memory.high", "1000000" };
-  struct berth_device_rule dev = { false, 'a', -1, -1, "rwm" };
   struct berth_resources res = { 0 };
   berth_err err = NULL;
 
@@ -493,8 +492,6 @@ test_v2_writers (void **state)
   res.n_rdma = 1;
   res.unified = &kv;
   res.n_unified = 1;
-  res.devices = &dev; /* not enforced on v2 yet, and no error */
-  res.n_devices = 1;
 
   if (berth_cgroup_update (cg, &res, &err) < 0)
     fail_msg ("%s", err->msg);
