@@ -118,8 +118,16 @@ test_mounts (void **state)
   parse_fails (DOC (", 'mounts': [{'destination': '/a'}, {'destination': '/b'},"
                     " {'destination': '/c', 'type': 'bind', 'source': '/x', 'options': ['ro', 'foo']}]"),
                "mounts[2].options[1]: unknown mount option \"foo\"");
-  parse_fails (MOUNT (", 'source': '/x', 'options': ['mode=755', 'rbind']"),
-               "mounts[0].options[0]: unknown mount option \"mode=755\"");
+  /* Filesystem data has no effect on a bind mount (runc passes it, the
+     kernel ignores it): dropped, while unknown flag words are refused. */
+  {
+    struct berth_spec *s = parse_ok (MOUNT (", 'source': '/x', 'options': ['mode=755', 'rbind', 'size=1k']"));
+    assert_true (s->mounts[0].is_bind && s->mounts[0].recursive_bind);
+    assert_null (s->mounts[0].data);
+    berth_spec_free (s);
+  }
+  parse_fails (MOUNT (", 'source': '/x', 'options': ['rbind', 'frobnicate']"),
+               "mounts[0].options[1]: unknown mount option \"frobnicate\"");
   parse_fails (MOUNT (", 'type': 'tmpfs', 'options': ['']"), "mounts[0].options[0]: unknown mount option \"\"");
   parse_fails (DOC (", 'mounts': [{'type': 'tmpfs'}]"), "mounts[0].destination: required property missing");
   parse_fails (DOC (", 'mounts': [{'destination': ''}]"), "mounts[0].destination: must not be empty");
