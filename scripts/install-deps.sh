@@ -8,7 +8,7 @@ set -euo pipefail
 PACKAGES=(
 	# build
 	build-essential pkg-config meson ninja-build
-	libjansson-dev libseccomp-dev libcap-dev
+	libjansson-dev libseccomp-dev libcap-dev libmnl-dev
 	# tests
 	libcmocka-dev python3-pytest busybox-static iproute2 util-linux procps
 	# the reference runtime the integration tests are checked against

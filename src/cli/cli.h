@@ -23,6 +23,7 @@
 struct berth_cli
 {
   const char *argv0;        /* as invoked: runc names itself so in messages */
+  char **main_argv;         /* the whole command line, to re-execute from a sealed copy */
   struct berth_context ctx; /* what the library needs */
   const char *rootless;     /* "true", "false" or "auto" (accepted, unused yet) */
 };
@@ -40,6 +41,7 @@ struct berth_cli_command
   int max_args;      /* -1: no maximum */
   bool skip_reorder; /* flags only before the id (exec, ps: the rest is the command's) */
   int error_status;  /* exit status when run() fails; 0 means 1 (runc's exec uses 255) */
+  bool sealed_exe;   /* starts container processes: run from a sealed copy (CVE-2019-5736) */
   int (*run) (struct berth_cli *cli, const struct berth_args *args, berth_err *err);
 };
 

@@ -22,6 +22,7 @@ run_create (struct berth_cli *cli, const struct berth_args *args, berth_err *err
 }
 
 const struct berth_cli_command berth_cmd_create = {
+  .sealed_exe = true,
   .name = "create",
   .summary = "create a container",
   .usage = "<container-id>"

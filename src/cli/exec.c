@@ -282,6 +282,7 @@ run_exec (struct berth_cli *cli, const struct berth_args *args, berth_err *err)
 }
 
 const struct berth_cli_command berth_cmd_exec = {
+  .sealed_exe = true,
   .error_status = 255,
   .name = "exec",
   .summary = "execute new process inside the container",

@@ -6,6 +6,7 @@
  * add a new one to `commands` below.
  */
 #include "cli/cli.h"
+#include "runtime/sealed_exe.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,7 +127,10 @@ run_command (struct berth_cli *cli, const struct berth_cli_command *cmd, int arg
     }
   else if ((status = check_arg_count (cli, cmd, args.n_positional)) == 0)
     {
-      status = cmd->run (cli, &args, &err);
+      if (cmd->sealed_exe && berth_ensure_sealed_exe (cli->main_argv, &err) < 0)
+        status = -1;
+      else
+        status = cmd->run (cli, &args, &err);
       if (status < 0)
         {
           fflush (stdout);
@@ -184,7 +188,7 @@ apply_global_flags (struct berth_cli *cli, const struct berth_args *g, char **ow
 int
 main (int argc, char **argv)
 {
-  struct berth_cli cli = { .argv0 = argc > 0 ? argv[0] : "berth" };
+  struct berth_cli cli = { .argv0 = argc > 0 ? argv[0] : "berth", .main_argv = argv };
   struct berth_args g;
   berth_err err = NULL;
   char *parse_error = NULL;

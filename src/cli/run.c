@@ -32,6 +32,7 @@ run_run (struct berth_cli *cli, const struct berth_args *args, berth_err *err)
 }
 
 const struct berth_cli_command berth_cmd_run = {
+  .sealed_exe = true,
   .name = "run",
   .summary = "create and run a container",
   .usage = "<container-id>"

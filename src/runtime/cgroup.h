@@ -30,11 +30,18 @@ struct berth_cgroup *berth_cgroup_resolve (const char *cgroups_path, const char 
  * failure, what was made is removed. */
 int berth_cgroup_create (struct berth_cgroup *cg, const struct berth_resources *res, berth_err *err);
 
+/* In the new process itself: join every v1 hierarchy by writing 0 to its
+ * `tasks` (moving only the calling thread skips the lock whose RCU grace
+ * period makes a parent's pid write take milliseconds), and the v2 one too
+ * unless clone3 already put us there (v2_joined). */
+int berth_cgroup_enter_self (const struct berth_cgroup *cg, bool v2_joined, berth_err *err);
+
 /* Move pid into every hierarchy of the cgroup. */
 int berth_cgroup_enter (const struct berth_cgroup *cg, pid_t pid, berth_err *err);
 
 /* O_PATH|O_DIRECTORY fd of the v2 directory for clone3(CLONE_INTO_CGROUP),
- * or -1 when the host has no usable v2 hierarchy for it (v1 or hybrid). */
+ * or -1 when the host has no v2 hierarchy (on hybrid hosts the v1
+ * hierarchies are then joined with berth_cgroup_enter_self). */
 int berth_cgroup_v2_dirfd (const struct berth_cgroup *cg);
 
 /* Remove the directories created for this container (children first);

@@ -386,11 +386,30 @@ berth_cgroup_enter (const struct berth_cgroup *cg, pid_t pid, berth_err *err)
 }
 
 int
+berth_cgroup_enter_self (const struct berth_cgroup *cg, bool v2_joined, berth_err *err)
+{
+  for (size_t i = 0; i < cg->n; i++)
+    {
+      bool v2 = cg->h[i].version == 2;
+      if (v2 && v2_joined)
+        continue;
+      /* A single-threaded process: moving its thread moves the process. */
+      if (cg_writef (cg->h[i].path, v2 ? "cgroup.procs" : "tasks", err, "0") < 0)
+        {
+          if ((*err)->errnum == ENOSPC)
+            cg_hint (err, "empty cpuset.cpus or cpuset.mems?");
+          return berth_wrap (err, "join cgroup");
+        }
+    }
+  return 0;
+}
+
+int
 berth_cgroup_v2_dirfd (const struct berth_cgroup *cg)
 {
   const struct cg_hier *v2 = cg_find_v2 (cg);
 
-  if (v2 == NULL || cg_has_v1 (cg))
+  if (v2 == NULL)
     return -1;
   return open (v2->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 }

@@ -21,6 +21,7 @@
 #include "runtime/hooks.h"
 #include "runtime/init.h"
 #include "runtime/namespaces.h"
+#include "runtime/netdev.h"
 #include "runtime/sync.h"
 #include "runtime/terminal.h"
 #include "util/cleanup.h"
@@ -28,20 +29,29 @@
 #include "util/log.h"
 
 pid_t
-clone_child (unsigned long flags, int cgroup_fd)
+clone_child (unsigned long flags, int *cgroup_fd)
 {
   struct clone_args args = { 0 };
   pid_t pid;
 
   args.flags = flags;
   args.exit_signal = SIGCHLD;
-  if (cgroup_fd >= 0)
+  if (*cgroup_fd >= 0)
     {
       args.flags |= CLONE_INTO_CGROUP;
-      args.cgroup = (uint64_t)cgroup_fd;
+      args.cgroup = (uint64_t)*cgroup_fd;
     }
   pid = (pid_t)syscall (SYS_clone3, &args, sizeof (args));
-  if (pid < 0 && (errno == ENOSYS || errno == E2BIG) && cgroup_fd < 0)
+  if (pid < 0 && *cgroup_fd >= 0 && (errno == ENOSYS || errno == E2BIG || errno == EINVAL))
+    {
+      /* Kernels before 5.7: the child joins its cgroup itself. */
+      close (*cgroup_fd);
+      *cgroup_fd = -1;
+      args.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
+      args.cgroup = 0;
+      pid = (pid_t)syscall (SYS_clone3, &args, sizeof (args));
+    }
+  if (pid < 0 && (errno == ENOSYS || errno == E2BIG))
     pid = (pid_t)syscall (SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
   return pid;
 }
@@ -145,6 +155,7 @@ struct create_job
   struct berth_spec *spec;
   struct berth_cgroup *cgroup;
   struct berth_seccomp *seccomp;
+  struct netdev_list netdevs;
   bool cgroup_made;
   int dirfd;
   char *bundle;
@@ -193,6 +204,7 @@ job_free (struct create_job *j)
   if (j->tty_parent >= 0)
     close (j->tty_parent);
   berth_seccomp_free (j->seccomp);
+  netdev_list_free (&j->netdevs);
   free (j->init.time_offsets);
   for (size_t i = 0; i < j->init.n_idmap_fds; i++)
     if (j->init.idmap_fds[i] >= 0)
@@ -380,7 +392,7 @@ spawn_init (struct create_job *j, berth_err *err)
   bool join_pid_in_parent;
   unsigned long flags = plan_namespaces (j, &join_pid_in_parent);
   cleanup_close int own_pidns = -1;
-  int cgroup_fd = j->init.unshare_flags & CLONE_NEWCGROUP ? -1 : berth_cgroup_v2_dirfd (j->cgroup);
+  cleanup_close int cgroup_fd = berth_cgroup_v2_dirfd (j->cgroup);
   int saved_errno;
 
   if (join_pid_in_parent)
@@ -391,10 +403,12 @@ spawn_init (struct create_job *j, berth_err *err)
       if (setns (j->init.ns_fds[BERTH_NS_PID], CLONE_NEWPID) < 0)
         return berth_fail (err, errno, "join pid namespace `%s`", j->spec->linux->namespaces[BERTH_NS_PID].path);
     }
-  j->pid = clone_child (flags, cgroup_fd);
+  j->init.cgroup = j->cgroup;
+  j->pid = clone_child (flags, &cgroup_fd);
   saved_errno = errno;
   if (j->pid == 0)
     {
+      j->init.cgroup_v2_joined = cgroup_fd >= 0;
       /* The state dir lock must stay with this process only: an init holding
          it would block `start` forever. */
       close (j->dirfd);
@@ -414,8 +428,6 @@ spawn_init (struct create_job *j, berth_err *err)
       && sched_setaffinity (j->pid, sizeof (j->init.extras.cpus_initial), &j->init.extras.cpus_initial) < 0)
     return berth_fail (err, errno, "process.execCPUAffinity.initial: sched_setaffinity");
   /* Cgroup joined at clone time, or now. */
-  if (cgroup_fd < 0 && berth_cgroup_enter (j->cgroup, j->pid, err) < 0)
-    return -1;
   if (j->init.new_userns && (flags & CLONE_NEWUSER) && ns_write_id_maps (j->pid, j->spec->linux, err) < 0)
     return -1;
   return 0;
@@ -541,7 +553,7 @@ create_steps (struct create_job *j, bool foreground, berth_err *err)
   if (check_terminal_options (j->spec->process, o->console_socket, foreground, err) < 0
       || validate_for_create (j->spec, j->ctx->systemd_cgroup, err) < 0
       || process_extras_parse (j->spec->process, lx, &j->init.extras, err) < 0
-      || ns_time_offsets (lx, &j->init.time_offsets, err) < 0)
+      || ns_time_offsets (lx, &j->init.time_offsets, err) < 0 || netdev_parse (lx, &j->netdevs, err) < 0)
     return -1;
   if (lx->seccomp && (j->init.seccomp = j->seccomp = berth_seccomp_compile (lx->seccomp, err)) == NULL)
     return -1;
@@ -591,6 +603,9 @@ create_steps (struct create_job *j, bool foreground, berth_err *err)
   if (open_channels (j, foreground, err) < 0)
     return -1;
   if (spawn_init (j, err) < 0)
+    return -1;
+  /* The init's network namespace exists now; it waits for GO. */
+  if (netdev_move_into (&j->netdevs, j->pid, err) < 0)
     return -1;
   close (j->init.sync_fd);
   j->init.sync_fd = -1;

@@ -32,6 +32,6 @@ int write_pid_file (const char *path, pid_t pid, berth_err *err);
 int move_fd_above (int fd, int min, berth_err *err);
 
 /* clone3 (with CLONE_INTO_CGROUP when cgroup_fd >= 0), falling back to clone. */
-pid_t clone_child (unsigned long flags, int cgroup_fd);
+pid_t clone_child (unsigned long flags, int *cgroup_fd);
 
 #endif

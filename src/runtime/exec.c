@@ -22,6 +22,7 @@
 #include "runtime/signals.h"
 #include "runtime/terminal.h"
 #include "util/cleanup.h"
+#include "util/file.h"
 
 struct exec_job
 {
@@ -39,15 +40,14 @@ static int
 load_container_seccomp (int dirfd, const char *id, struct berth_seccomp **out, berth_err *err)
 {
   cleanup_close int fd = openat (dirfd, "config.json", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  json_error_t jerr;
   json_t *doc, *seccomp;
 
   *out = NULL;
   if (fd < 0)
     return berth_fail (err, errno, "open config of `%s`", id);
-  doc = json_loadfd (fd, 0, &jerr);
+  doc = berth_json_load_fd (fd, "config.json", err);
   if (doc == NULL)
-    return berth_fail (err, 0, "config of `%s` is corrupt: %s", id, jerr.text);
+    return berth_wrap (err, "container `%s`", id);
   seccomp = json_object_get (json_object_get (doc, "linux"), "seccomp");
   if (seccomp && !json_is_null (seccomp))
     *out = berth_seccomp_compile (seccomp, err);
@@ -125,7 +125,7 @@ static int
 exec_spawn (struct exec_job *j, const struct berth_state *st, berth_err *err)
 {
   cleanup_close int own_pidns = -1;
-  int cgroup_fd = st->cgroup ? berth_cgroup_v2_dirfd (st->cgroup) : -1;
+  cleanup_close int cgroup_fd = st->cgroup ? berth_cgroup_v2_dirfd (st->cgroup) : -1;
   int saved_errno;
   enum sync_type type;
   cleanup_free char *payload = NULL;
@@ -136,10 +136,12 @@ exec_spawn (struct exec_job *j, const struct berth_state *st, berth_err *err)
       if (own_pidns < 0 || setns (j->init.ns_fds[BERTH_NS_PID], CLONE_NEWPID) < 0)
         return berth_fail (err, errno, "join the pid namespace of `%s`", st->id);
     }
-  j->pid = clone_child (0, cgroup_fd);
+  j->init.cgroup = st->cgroup;
+  j->pid = clone_child (0, &cgroup_fd);
   saved_errno = errno;
   if (j->pid == 0)
     {
+      j->init.cgroup_v2_joined = cgroup_fd >= 0;
       close (j->sync_parent);
       if (j->tty_parent >= 0)
         close (j->tty_parent);
@@ -156,8 +158,6 @@ exec_spawn (struct exec_job *j, const struct berth_state *st, berth_err *err)
       close (j->init.console_fd);
       j->init.console_fd = -1;
     }
-  if (cgroup_fd < 0 && st->cgroup && berth_cgroup_enter (st->cgroup, j->pid, err) < 0)
-    return -1;
   if (sync_send (j->sync_parent, SYNC_GO, NULL, err) < 0)
     return -1;
   for (;;)
@@ -219,6 +219,10 @@ berth_container_exec (const struct berth_context *ctx, const char *id, const str
       return -1;
     }
   j.init.seccomp = j.seccomp;
+  /* Nothing of the host may be open when the child chdir()s into the
+     container (CVE-2024-21626: --cwd /proc/self/fd/N). */
+  close (dirfd);
+  dirfd = -1;
   j.init.preserve_fds = opts->preserve_fds;
   if (ns_open_of_pid (st->pid, j.init.ns_fds, err) < 0)
     goto out;

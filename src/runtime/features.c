@@ -199,6 +199,7 @@ linux_features (void)
   json_object_set_new (lx, "selinux", enabled (false));
   /* resctrl's info dir exists only where it is mounted. */
   json_object_set_new (lx, "intelRdt", enabled (stat ("/sys/fs/resctrl/info", &st) == 0));
+  json_object_set_new (lx, "netDevices", enabled (true));
   json_object_set_new (lx, "mountExtensions", json_pack ("{s:o}", "idmap", enabled (true)));
   return lx;
 }

@@ -41,6 +41,9 @@ wait_for_go (struct init_ctx *c, berth_err *err)
     return -1;
   if (type != SYNC_GO)
     _exit (1); /* the parent gave up and already reported why */
+  /* Before any id changes: the cgroup files belong to the host's root. */
+  if (c->cgroup && berth_cgroup_enter_self (c->cgroup, c->cgroup_v2_joined, err) < 0)
+    return -1;
   return 0;
 }
 
@@ -228,6 +231,23 @@ apply_credentials_and_seccomp (struct init_ctx *c, berth_err *err)
   return 0;
 }
 
+/* chdir, then check the result is inside the container: a cwd through a
+ * host fd (/proc/self/fd/N) would leave the process outside its root
+ * (CVE-2024-21626).  getcwd() fails or does not start with "/" then. */
+static int
+enter_cwd (const char *cwd, const char *what, berth_err *err)
+{
+  char buf[4096];
+
+  if (chdir (cwd ? cwd : "/") < 0)
+    return berth_fail (err, errno, "%s: chdir `%s`", what, cwd);
+  if (getcwd (buf, sizeof (buf)) == NULL && errno != ERANGE)
+    return berth_fail (err, errno, "%s: `%s` is outside the container's root", what, cwd);
+  if (buf[0] != '/')
+    return berth_fail (err, 0, "%s: `%s` is outside the container's root", what, cwd);
+  return 0;
+}
+
 static int
 setup_container (struct init_ctx *c, char **exe, berth_err *err)
 {
@@ -258,15 +278,15 @@ setup_container (struct init_ctx *c, char **exe, berth_err *err)
     return -1;
   if (process_set_rlimits (p, err) < 0)
     return -1;
-  if (chdir (p->cwd ? p->cwd : "/") < 0)
-    return berth_fail (err, errno, "process.cwd: chdir `%s`", p->cwd);
+  if (enter_cwd (p->cwd, "process.cwd", err) < 0)
+    return -1;
   if (process_extras_apply (&c->extras, err) < 0)
     return -1;
   if (apply_credentials_and_seccomp (c, err) < 0)
     return -1;
   /* After the uid change: the cwd may be reachable only by the new user. */
-  if (chdir (p->cwd ? p->cwd : "/") < 0)
-    return berth_fail (err, errno, "process.cwd: chdir `%s`", p->cwd);
+  if (enter_cwd (p->cwd, "process.cwd", err) < 0)
+    return -1;
   if (process_find_executable (p, exe, err) < 0)
     return -1;
   return process_prepare_fds (c->preserve_fds, err);
@@ -362,11 +382,8 @@ init_exec_main (struct init_ctx *c)
     }
   if (process_set_rlimits (p, &err) < 0 || process_set_oom_score_adj (p, &err) < 0)
     sync_child_fail (c->sync_fd, &err);
-  if (chdir (p->cwd ? p->cwd : "/") < 0)
-    {
-      berth_fail (&err, errno, "cwd: chdir `%s`", p->cwd);
-      sync_child_fail (c->sync_fd, &err);
-    }
+  if (enter_cwd (p->cwd, "cwd", &err) < 0)
+    sync_child_fail (c->sync_fd, &err);
   if (process_extras_apply (&c->extras, &err) < 0 || apply_credentials_and_seccomp (c, &err) < 0
       || process_find_executable (p, &exe, &err) < 0 || process_prepare_fds (c->preserve_fds, &err) < 0)
     sync_child_fail (c->sync_fd, &err);

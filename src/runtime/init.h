@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 
+#include "runtime/cgroup.h"
 #include "runtime/process_extras.h"
 #include "runtime/seccomp_filter.h"
 #include "spec/spec.h"
@@ -33,6 +34,8 @@ struct init_ctx
   bool no_new_keyring;
   int preserve_fds;
   struct process_extras extras;        /* parsed by the parent, applied before the capability drop */
+  const struct berth_cgroup *cgroup;   /* joined by the child itself (see cgroup.h) */
+  bool cgroup_v2_joined;               /* clone3 put the child in the v2 hierarchy already */
   const struct berth_seccomp *seccomp; /* compiled by the parent; NULL: none */
   int *idmap_fds;                      /* per spec mount: user ns fd of its id mapping, or -1 */
   size_t n_idmap_fds;

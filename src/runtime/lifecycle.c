@@ -19,6 +19,7 @@
 #include "runtime/hooks.h"
 #include "runtime/state.h"
 #include "util/cleanup.h"
+#include "util/file.h"
 #include "util/log.h"
 
 const char *
@@ -463,7 +464,6 @@ berth_container_load_process (const struct berth_context *ctx, const char *id, b
 {
   cleanup_close int dirfd = berth_state_dir_open (ctx->state_root, id, false, err);
   cleanup_close int fd = -1;
-  json_error_t jerr;
   json_t *doc;
   struct berth_process *p;
 
@@ -472,9 +472,9 @@ berth_container_load_process (const struct berth_context *ctx, const char *id, b
   fd = openat (dirfd, "config.json", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0)
     return (berth_fail (err, errno, "open config of `%s`", id), NULL);
-  doc = json_loadfd (fd, 0, &jerr);
+  doc = berth_json_load_fd (fd, "config.json", err);
   if (doc == NULL)
-    return (berth_fail (err, 0, "config of `%s` is corrupt: %s", id, jerr.text), NULL);
+    return (berth_wrap (err, "container `%s`", id), NULL);
   p = berth_process_parse (json_object_get (doc, "process"), "process", err);
   json_decref (doc);
   return p;

@@ -61,6 +61,29 @@ make_target (int rootfd, const char *dest, bool want_dir, berth_err *err)
 
 static int mount_cgroup_v1_tree (int target_fd, const char *dest, unsigned long flags, berth_err *err);
 
+/* proc and sysfs give the container power over the host (sysrq, uevent
+ * helper ...): never over a symlink, which could put them somewhere the
+ * masked and readonly paths do not cover (CVE-2019-16884 kin). */
+static int
+check_ordinary_dir (int rootfd, const struct berth_mount *m, size_t idx, berth_err *err)
+{
+  berth_err ignored = NULL;
+  struct stat sb;
+  cleanup_close int fd = safe_openat_in_root (rootfd, m->destination, O_PATH | O_NOFOLLOW, 0, &ignored);
+
+  if (fd < 0)
+    {
+      berth_err_free (&ignored);
+      return 0; /* missing: made as a directory */
+    }
+  if (fstat (fd, &sb) < 0)
+    return berth_fail (err, errno, "mounts[%zu]: stat `%s`", idx, m->destination);
+  if (!S_ISDIR (sb.st_mode))
+    return berth_fail (err, 0, "mounts[%zu]: filesystem \"%s\" must be mounted on ordinary directory (`%s` is not one)",
+                       idx, m->type, m->destination);
+  return 0;
+}
+
 static int
 do_spec_mount (struct init_ctx *c, int rootfd, const struct berth_mount *m, size_t idx, berth_err *err)
 {
@@ -96,6 +119,8 @@ do_spec_mount (struct init_ctx *c, int rootfd, const struct berth_mount *m, size
 
   if (m->idmap)
     return berth_fail (err, 0, "mounts[%zu]: idmapped mounts are supported for bind mounts only", idx);
+  if ((strcmp (type, "proc") == 0 || strcmp (type, "sysfs") == 0) && check_ordinary_dir (rootfd, m, idx, err) < 0)
+    return -1;
   target = make_target (rootfd, m->destination, true, err);
   if (target < 0)
     return -1;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/file.h"
 
 void
 berth_state_free (struct berth_state *st)
@@ -213,7 +214,6 @@ struct berth_state *
 berth_state_load (int dirfd, const char *id, berth_err *err)
 {
   cleanup_close int fd = openat (dirfd, "state.json", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  json_error_t jerr;
   json_t *obj;
   struct berth_state *st;
   json_t *cg;
@@ -222,11 +222,14 @@ berth_state_load (int dirfd, const char *id, berth_err *err)
     return (berth_fail (err, 0, "container %s is being created (no state yet)", id), NULL);
   if (fd < 0)
     return (berth_fail (err, errno, "open state of `%s`", id), NULL);
-  obj = json_loadfd (fd, 0, &jerr);
-  if (obj == NULL || !json_is_object (obj))
+  obj = berth_json_load_fd (fd, "state.json", err);
+  if (obj == NULL)
+    return (berth_wrap (err, "container `%s`", id), NULL);
+  if (!json_is_object (obj) || json_integer_value (json_object_get (obj, "pid")) <= 0)
     {
+      /* A pid <= 0 would make kill signal a process group or everything. */
       json_decref (obj);
-      return (berth_fail (err, 0, "state of `%s` is corrupt: %s", id, jerr.text), NULL);
+      return (berth_fail (err, 0, "state of `%s` is corrupt: no valid pid", id), NULL);
     }
   st = calloc (1, sizeof (*st));
   st->id = dup_string_member (obj, "id");

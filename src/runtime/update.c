@@ -27,6 +27,7 @@
 #include "runtime/container.h"
 #include "runtime/state.h"
 #include "util/cleanup.h"
+#include "util/file.h"
 
 struct merge_key
 {
@@ -107,16 +108,17 @@ static json_t *
 load_config (int dirfd, const char *id, berth_err *err)
 {
   cleanup_close int fd = openat (dirfd, "config.json", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  json_error_t jerr;
   json_t *doc;
 
   if (fd < 0)
     return berth_fail (err, errno, "open config of `%s`", id), NULL;
-  doc = json_loadfd (fd, 0, &jerr);
-  if (doc == NULL || !json_is_object (doc))
+  doc = berth_json_load_fd (fd, "config.json", err);
+  if (doc == NULL)
+    return berth_wrap (err, "container `%s`", id), NULL;
+  if (!json_is_object (doc))
     {
       json_decref (doc);
-      return berth_fail (err, 0, "config of `%s` is corrupt: %s", id, doc ? "not an object" : jerr.text), NULL;
+      return berth_fail (err, 0, "config of `%s` is corrupt: not an object", id), NULL;
     }
   return doc;
 }

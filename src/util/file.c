@@ -1,0 +1,59 @@
+#include "util/file.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+char *
+berth_read_fd (int fd, size_t limit, size_t *len, const char *what, berth_err *err)
+{
+  size_t cap = 8192, off = 0;
+  char *buf = malloc (cap + 1);
+
+  for (;;)
+    {
+      ssize_t n;
+      if (off == cap)
+        {
+          if (cap >= limit)
+            {
+              free (buf);
+              return (berth_fail (err, 0, "%s: larger than %zu bytes", what, limit), NULL);
+            }
+          cap *= 2;
+          buf = realloc (buf, cap + 1);
+        }
+      n = read (fd, buf + off, cap - off);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int e = errno;
+          free (buf);
+          return (berth_fail (err, e, "read %s", what), NULL);
+        }
+      if (n == 0)
+        break;
+      off += (size_t)n;
+    }
+  buf[off] = '\0';
+  *len = off;
+  return buf;
+}
+
+json_t *
+berth_json_load_fd (int fd, const char *what, berth_err *err)
+{
+  json_error_t jerr;
+  size_t len;
+  char *text = berth_read_fd (fd, 64 * 1024 * 1024, &len, what, err);
+  json_t *doc;
+
+  if (text == NULL)
+    return NULL;
+  doc = json_loadb (text, len, 0, &jerr);
+  free (text);
+  if (doc == NULL)
+    berth_fail (err, 0, "%s is corrupt: line %d: %s", what, jerr.line, jerr.text);
+  return doc;
+}

@@ -1,0 +1,17 @@
+/* Whole-file reads: jansson's json_loadfd reads one byte per system call. */
+#ifndef BERTH_UTIL_FILE_H
+#define BERTH_UTIL_FILE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "util/error.h"
+
+/* Read all of fd (at most `limit` bytes, else an error naming `what`);
+ * NUL-terminated, length in *len. */
+char *berth_read_fd (int fd, size_t limit, size_t *len, const char *what, berth_err *err);
+
+/* Parse the JSON document in fd; errors name `what`. */
+json_t *berth_json_load_fd (int fd, const char *what, berth_err *err);
+
+#endif
