@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/file.h"
 
 struct cg_mount
 {
@@ -337,40 +338,11 @@ static char *
 slurp (const char *path, berth_err *err)
 {
   cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
-  char *buf = NULL;
-  size_t len = 0, cap = 0;
+  size_t len;
 
   if (fd < 0)
-    {
-      berth_fail (err, errno, "open `%s`", path);
-      return NULL;
-    }
-  for (;;)
-    {
-      ssize_t r;
-
-      if (cap - len < 4096)
-        {
-          cap = cap ? cap * 2 : 8192;
-          buf = realloc (buf, cap + 1);
-          if (buf == NULL)
-            abort ();
-        }
-      r = read (fd, buf + len, cap - len);
-      if (r < 0 && errno == EINTR)
-        continue;
-      if (r < 0)
-        {
-          free (buf);
-          berth_fail (err, errno, "read `%s`", path);
-          return NULL;
-        }
-      if (r == 0)
-        break;
-      len += (size_t)r;
-    }
-  buf[len] = '\0';
-  return buf;
+    return (berth_fail (err, errno, "open `%s`", path), NULL);
+  return berth_read_fd (fd, 16 * 1024 * 1024, &len, path, err);
 }
 
 struct berth_cgroup *

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/file.h"
 
 #define CG_WAIT_MS 1000 /* for EBUSY on rmdir and for processes to die */
 #define CG_FREEZE_MS 2000
@@ -87,37 +88,17 @@ cg_read (const char *dir, const char *file, char **out, berth_err *err)
 {
   cleanup_free char *path = NULL;
   cleanup_close int fd = -1;
-  char *buf = NULL;
-  size_t len = 0, cap = 0;
+  char *buf;
+  size_t len;
 
   if (asprintf (&path, "%s/%s", dir, file) < 0)
     abort ();
   fd = open (path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return berth_fail (err, errno, "open `%s`", path);
-  for (;;)
-    {
-      ssize_t r;
-
-      if (cap - len < 1024)
-        {
-          cap = cap ? cap * 2 : 4096;
-          buf = realloc (buf, cap + 1);
-          if (buf == NULL)
-            abort ();
-        }
-      r = read (fd, buf + len, cap - len);
-      if (r < 0 && errno == EINTR)
-        continue;
-      if (r < 0)
-        {
-          free (buf);
-          return berth_fail (err, errno, "read `%s`", path);
-        }
-      if (r == 0)
-        break;
-      len += (size_t)r;
-    }
+  buf = berth_read_fd (fd, 16 * 1024 * 1024, &len, path, err);
+  if (buf == NULL)
+    return -1;
   while (len > 0 && buf[len - 1] == '\n')
     len--;
   buf[len] = '\0';

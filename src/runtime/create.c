@@ -451,17 +451,8 @@ run_parent_hooks (struct create_job *j, berth_err *err)
 static int
 send_to_seccomp_agent (struct create_job *j, int notify_fd, berth_err *err)
 {
-  cleanup_free char *text = hooks_state_json (j->opts->id, "creating", j->pid, j->bundle, j->spec->annotations);
-  json_t *state = json_loads (text, 0, NULL);
-  int ret;
-
-  if (notify_fd < 0)
-    return berth_fail (err, 0, "linux.seccomp: the init sent no notify fd");
-  ret = berth_seccomp_send_notify_fd (notify_fd, berth_seccomp_listener_path (j->seccomp),
-                                      berth_seccomp_listener_metadata (j->seccomp), state, j->pid, err);
-  json_decref (state);
-  close (notify_fd);
-  return ret;
+  return berth_seccomp_forward_notify_fd (j->seccomp, notify_fd, j->opts->id, "creating", j->pid, j->bundle,
+                                          j->spec->annotations, err);
 }
 
 /* Wait for READY; ERROR carries the child's own message. */

@@ -58,17 +58,8 @@ load_container_seccomp (int dirfd, const char *id, struct berth_seccomp **out, b
 static int
 send_to_seccomp_agent (struct exec_job *j, int notify_fd, berth_err *err)
 {
-  cleanup_free char *text = hooks_state_json (j->st->id, "running", j->st->pid, j->st->bundle, j->st->annotations);
-  json_t *state = json_loads (text, 0, NULL);
-  int ret;
-
-  if (notify_fd < 0)
-    return berth_fail (err, 0, "linux.seccomp: the exec process sent no notify fd");
-  ret = berth_seccomp_send_notify_fd (notify_fd, berth_seccomp_listener_path (j->seccomp),
-                                      berth_seccomp_listener_metadata (j->seccomp), state, j->pid, err);
-  json_decref (state);
-  close (notify_fd);
-  return ret;
+  return berth_seccomp_forward_notify_fd (j->seccomp, notify_fd, j->st->id, "running", j->pid, j->st->bundle,
+                                          j->st->annotations, err);
 }
 
 static void

@@ -337,17 +337,19 @@ init_container_main (struct init_ctx *c)
     }
   if (write (fifo, "0", 1) != 1)
     _exit (1);
-  close (fifo);
   close (c->fifo_fd);
-  if (c->hooks & (1u << BERTH_HOOK_START_CONTAINER))
+  /* With startContainer or poststart hooks, `start` waits until the user
+     process runs (runtime.md orders startContainer, the program, poststart):
+     the fifo stays open until execve closes it, or carries the error. */
+  if (!(c->hooks & ((1u << BERTH_HOOK_START_CONTAINER) | (1u << BERTH_HOOK_POSTSTART))))
+    close (fifo);
+  if ((c->hooks & (1u << BERTH_HOOK_START_CONTAINER))
+      && hooks_run (c->spec, BERTH_HOOK_START_CONTAINER, c->state_json, &err) < 0)
     {
-      /* A failure stops the container: the init exits before the user
-         process runs. */
-      if (hooks_run (c->spec, BERTH_HOOK_START_CONTAINER, c->state_json, &err) < 0)
-        {
-          fprintf (stderr, "%s\n", err->msg);
-          _exit (1);
-        }
+      /* A failure stops the container before the user process runs. */
+      if (dprintf (fifo, "E%s", err->msg) < 0)
+        fprintf (stderr, "%s\n", err->msg);
+      _exit (1);
     }
   process_exec (c->process, exe, env, -1);
 }

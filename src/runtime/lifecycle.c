@@ -235,6 +235,40 @@ run_state_hooks (int dirfd, const struct berth_state *st, enum berth_hook_kind k
   return ret;
 }
 
+/* The init keeps the fifo open until execve closes it; before that it may
+ * write "E<error>" when a startContainer hook failed. */
+static int
+wait_user_process (int fifo, const struct berth_state *st, berth_err *err)
+{
+  char buf[4096];
+  size_t len = 0;
+
+  for (;;)
+    {
+      struct pollfd pfd = { .fd = fifo, .events = POLLIN };
+      ssize_t n;
+      if (poll (&pfd, 1, 100) < 0 && errno != EINTR)
+        return berth_fail (err, errno, "wait on exec fifo");
+      n = read (fifo, buf + len, sizeof (buf) - 1 - len);
+      if (n > 0)
+        {
+          len += (size_t)n;
+          if (len < sizeof (buf) - 1)
+            continue;
+        }
+      if (n == 0 || len == sizeof (buf) - 1)
+        break;
+      if (n < 0 && errno != EAGAIN && errno != EINTR)
+        return berth_fail (err, errno, "read exec fifo");
+      if (n < 0 && !alive (st))
+        break;
+    }
+  buf[len] = '\0';
+  if (len > 0 && buf[0] == 'E')
+    return berth_fail (err, 0, "%s", buf + 1);
+  return 0;
+}
+
 int
 start_created (int dirfd, const struct berth_state *st, berth_err *err)
 {
@@ -261,6 +295,9 @@ start_created (int dirfd, const struct berth_state *st, berth_err *err)
     }
   if (unlinkat (dirfd, BERTH_EXEC_FIFO, 0) < 0 && errno != ENOENT)
     return berth_fail (err, errno, "remove exec fifo of `%s`", st->id);
+  if ((st->hooks & ((1u << BERTH_HOOK_START_CONTAINER) | (1u << BERTH_HOOK_POSTSTART)))
+      && wait_user_process (fifo, st, err) < 0)
+    return -1;
   /* A failing poststart hook stops the container (runtime.md, step 9). */
   if (run_state_hooks (dirfd, st, BERTH_HOOK_POSTSTART, "running", err) < 0)
     {

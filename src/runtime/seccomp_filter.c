@@ -2,6 +2,8 @@
  * The protocol with the seccomp agent is drawn in seccomp.h. */
 #include "runtime/seccomp_filter.h"
 
+#include "runtime/hooks.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <linux/filter.h>
@@ -644,4 +646,22 @@ berth_seccomp_features (void)
                     name_array (actions, N_ELEMENTS (actions), sizeof (actions[0])), "operators",
                     name_array (operators, N_ELEMENTS (operators), sizeof (operators[0])), "archs", archs_json,
                     "knownFlags", known, "supportedFlags", supported);
+}
+
+int
+berth_seccomp_forward_notify_fd (const struct berth_seccomp *s, int notify_fd, const char *id, const char *status,
+                                 pid_t pid, const char *bundle, json_t *annotations, berth_err *err)
+{
+  cleanup_free char *text = hooks_state_json (id, status, pid, bundle, annotations);
+  json_t *state;
+  int ret;
+
+  if (notify_fd < 0)
+    return berth_fail (err, 0, "linux.seccomp: the container process sent no notify fd");
+  state = json_loads (text, 0, NULL);
+  ret = berth_seccomp_send_notify_fd (notify_fd, berth_seccomp_listener_path (s), berth_seccomp_listener_metadata (s),
+                                      state, pid, err);
+  json_decref (state);
+  close (notify_fd);
+  return ret;
 }

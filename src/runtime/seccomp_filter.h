@@ -72,6 +72,11 @@ const char *berth_seccomp_listener_metadata (const struct berth_seccomp *s);
 int berth_seccomp_send_notify_fd (int notify_fd, const char *listener_path, const char *metadata,
                                   json_t *container_state, pid_t pid, berth_err *err);
 
+/* Hand the notify fd to the filter's listener with the container's state
+ * (built from these fields), then close it. */
+int berth_seccomp_forward_notify_fd (const struct berth_seccomp *s, int notify_fd, const char *id, const char *status,
+                                     pid_t pid, const char *bundle, json_t *annotations, berth_err *err);
+
 void berth_seccomp_free (struct berth_seccomp *s);
 
 /* linux.seccomp of features.json: enabled, actions, operators, archs,

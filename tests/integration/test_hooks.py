@@ -142,3 +142,15 @@ def test_failing_poststop_does_not_stop_the_next_one(ctx):
     ctx.ok("delete", "--force", cid)
     with open(log) as f:
         assert f.read() == "ran\n"
+
+
+@runc_lacks("reporting a failed startContainer hook from start")
+def test_failing_start_container_hook_fails_start(ctx):
+    # The hook runs in the container after `start`; its failure stops the
+    # container before the user process, and `start` says why.
+    hooks = {"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "echo no start >&2; exit 4"]}]}
+    cid, _ = ctx.create(edit=with_hooks(hooks))
+    r = ctx.cmd("start", cid)
+    assert r.rc != 0 and "startContainer hook #0" in r.err and "exit status 4" in r.err, r
+    ctx.wait_status(cid, "stopped")
+    ctx.ok("delete", cid)
