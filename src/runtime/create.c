@@ -438,7 +438,9 @@ spawn_init (struct create_job *j, berth_err *err)
 static int
 run_parent_hooks (struct create_job *j, berth_err *err)
 {
-  cleanup_free char *state = hooks_state_json (j->opts->id, "creating", j->pid, j->bundle, j->spec->annotations);
+  /* "created": runtime.md's lifecycle runs these hooks (steps 3-5) after
+     the environment is created (step 2). */
+  cleanup_free char *state = hooks_state_json (j->opts->id, "created", j->pid, j->bundle, j->spec->annotations);
 
   if (hooks_run (j->spec, BERTH_HOOK_PRESTART, state, err) < 0
       || hooks_run (j->spec, BERTH_HOOK_CREATE_RUNTIME, state, err) < 0)

@@ -284,9 +284,11 @@ setup_container (struct init_ctx *c, char **exe, berth_err *err)
     return -1;
   if (apply_credentials_and_seccomp (c, err) < 0)
     return -1;
-  /* After the uid change: the cwd may be reachable only by the new user. */
-  if (enter_cwd (p->cwd, "process.cwd", err) < 0)
-    return -1;
+  /* After the uid change: the cwd may be reachable only by the new user.
+     Same path, root and fds as the checked chdir above, and seccomp may
+     already forbid getcwd: a plain chdir. */
+  if (chdir (p->cwd ? p->cwd : "/") < 0)
+    return berth_fail (err, errno, "process.cwd: chdir `%s`", p->cwd);
   if (process_find_executable (p, exe, err) < 0)
     return -1;
   return process_prepare_fds (c->preserve_fds, err);

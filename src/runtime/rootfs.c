@@ -268,12 +268,10 @@ make_rootfs_mount_point (struct init_ctx *c, berth_err *err)
   if (lx && lx->rootfs_propagation)
     prop = lx->rootfs_propagation;
   /* Never let our mounts reach the host: slave (default) or as asked.
-     A shared host "/" with rootfsPropagation shared keeps the link on purpose. */
-  if (mount (NULL, "/", NULL,
-             (prop & (MS_SHARED | MS_SLAVE | MS_PRIVATE | MS_UNBINDABLE)) == MS_SHARED ? MS_SLAVE | MS_REC
-                                                                                       : prop | MS_REC,
-             NULL)
-      < 0)
+     shared and unbindable are applied to the new "/" after pivot_root
+     (rootfs_finalize): shared here would link to the host, and an
+     unbindable rootfs could not be bind-mounted onto itself. */
+  if (mount (NULL, "/", NULL, (prop & (MS_SHARED | MS_UNBINDABLE)) ? MS_SLAVE | MS_REC : prop | MS_REC, NULL) < 0)
     return berth_fail (err, errno, "set propagation of `/`");
   if (mount (c->rootfs, c->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
     return berth_fail (err, errno, "bind mount rootfs `%s` onto itself", c->rootfs);

@@ -56,7 +56,7 @@ def test_hooks_run_in_order_with_state(ctx):
     assert [e[0] for e in created] == ["prestart", "createRuntime", "createContainer"]
     for kind, _, state in created:
         assert state["id"] == cid and state["pid"] == pid and state["bundle"] == b, (kind, state)
-        assert state["status"] == "creating", (kind, state)
+        assert state["status"] == "created", (kind, state)
     host_mnt = os.readlink("/proc/self/ns/mnt")
     # prestart and createRuntime in the runtime namespace, createContainer in the container's
     assert created[0][1] == host_mnt and created[1][1] == host_mnt

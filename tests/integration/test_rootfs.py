@@ -107,6 +107,14 @@ def test_rootfs_propagation_values(ctx):
         assert r.rc == 0, (value, r)
 
 
+@runc_lacks("rootfsPropagation unbindable (runc 1.1 fails to bind the rootfs)")
+def test_rootfs_propagation_unbindable(ctx):
+    # runtime-tools' linux_rootfs_propagation: the new "/" becomes unbindable.
+    out = ctx.sh("awk '$5 == \"/\"' /proc/self/mountinfo",
+                 edit=lambda s: s["linux"].update(rootfsPropagation="unbindable"))
+    assert "unbindable" in out, out
+
+
 def test_rootfs_propagation_slave_vs_private(ctx):
     """A shared host mount reached through the rootfs's propagation: slave
     (the default) keeps receiving host mounts, private does not."""

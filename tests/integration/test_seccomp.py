@@ -310,3 +310,11 @@ def test_notify_without_agent_fails(ctx):
     assert r.rc != 0 and r.err.strip(), r
     assert os.listdir(ctx.root) == []
 
+
+
+def test_filter_denying_getcwd_still_starts_the_container(ctx):
+    # Regression: berth checked the cwd with getcwd() after loading the
+    # container's filter, so a profile that denies getcwd broke every start
+    # (runtime-tools linux_seccomp).  The check now runs before the filter.
+    r = ctx.run(sh("echo started"), edit=profile(rule(["getcwd"], "SCMP_ACT_ERRNO")))
+    assert r.rc == 0 and r.out == "started\n", r
