@@ -31,13 +31,14 @@ row_cells (const struct berth_container_info *list, size_t row, char *pid, size_
            const char *cells[N_COLUMNS])
 {
   static const char *const header[N_COLUMNS] = { "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER" };
-  const struct berth_container_info *c = &list[row - 1];
+  const struct berth_container_info *c;
 
   if (row == 0)
     {
       memcpy (cells, header, sizeof (header));
       return;
     }
+  c = &list[row - 1]; /* not before: list may be NULL for the header alone */
   snprintf (pid, pid_size, "%d", (int)c->pid);
   cells[0] = c->id;
   cells[1] = pid;

@@ -62,6 +62,11 @@ int berth_cgroup_is_frozen (const struct berth_cgroup *cg, bool *frozen, berth_e
 /* Apply resources to an existing cgroup (`update`). */
 int berth_cgroup_update (const struct berth_cgroup *cg, const struct berth_resources *res, berth_err *err);
 
+/* For a create that died before recording what it made: treat each
+ * hierarchy's leaf directory (the container's own) as made by us, so
+ * destroy removes it (rmdir only succeeds on an empty cgroup). */
+void berth_cgroup_assume_leaf_made (struct berth_cgroup *cg);
+
 /* Persist in state.json and load back. */
 json_t *berth_cgroup_to_json (const struct berth_cgroup *cg);
 struct berth_cgroup *berth_cgroup_from_json (json_t *obj, berth_err *err);

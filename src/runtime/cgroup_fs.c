@@ -672,3 +672,11 @@ berth_cgroup_destroy (struct berth_cgroup *cg, berth_err *err)
       ret = -1;
   return ret;
 }
+
+void
+berth_cgroup_assume_leaf_made (struct berth_cgroup *cg)
+{
+  for (size_t i = 0; i < cg->n; i++)
+    if (cg->h[i].created == 0)
+      cg->h[i].created = 1;
+}

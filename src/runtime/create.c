@@ -501,23 +501,48 @@ wait_for_init (struct create_job *j, berth_err *err)
     }
 }
 
-static int
-save_state (struct create_job *j, struct berth_state **out, berth_err *err)
+/* The state as it stands.  It is written three times during create, so a
+ * create killed at any point leaves what `delete --force` needs: before the
+ * cgroup is made (creating, cgroup pending), once the init is cloned (its
+ * pid), and when it is ready. */
+static struct berth_state *
+build_state (struct create_job *j, bool creating)
 {
   struct berth_state *st = calloc (1, sizeof (*st));
   const struct berth_linux *lx = j->spec->linux;
 
   st->id = strdup (j->opts->id);
   st->pid = j->pid;
-  st->pid_start = berth_proc_start_time (j->pid);
+  st->pid_start = j->pid > 0 ? berth_proc_start_time (j->pid) : 0;
   st->bundle = strdup (j->bundle);
   st->rootfs = strdup (j->rootfs);
   st->created = berth_now_rfc3339 ();
   st->owner = owner_name ();
   st->annotations = j->spec->annotations ? json_deep_copy (j->spec->annotations) : json_object ();
-  st->cgroup = j->cgroup;
+  st->cgroup = j->cgroup; /* borrowed until the final save */
   st->new_pid_ns = lx && lx->namespaces[BERTH_NS_PID].present;
   st->hooks = j->init.hooks;
+  st->creating = creating;
+  st->cgroup_pending = creating && !j->cgroup_made;
+  return st;
+}
+
+static int
+save_progress (struct create_job *j, berth_err *err)
+{
+  struct berth_state *st = build_state (j, true);
+  int ret = berth_state_save (j->dirfd, st, err);
+
+  st->cgroup = NULL;
+  berth_state_free (st);
+  return ret;
+}
+
+static int
+save_state (struct create_job *j, struct berth_state **out, berth_err *err)
+{
+  struct berth_state *st = build_state (j, false);
+
   if (berth_state_save (j->dirfd, st, err) < 0)
     {
       st->cgroup = NULL;
@@ -589,13 +614,13 @@ create_steps (struct create_job *j, bool foreground, berth_err *err)
     struct berth_resources res = lx->resources ? *lx->resources : (struct berth_resources){ 0 };
     cleanup_free struct berth_device_rule *rules = devices_cgroup_rules (lx, &res.n_devices);
     res.devices = rules;
-    if (berth_cgroup_create (j->cgroup, &res, err) < 0)
+    if (save_progress (j, err) < 0 || berth_cgroup_create (j->cgroup, &res, err) < 0)
       return -1;
   }
   j->cgroup_made = true;
   if (open_channels (j, foreground, err) < 0)
     return -1;
-  if (spawn_init (j, err) < 0)
+  if (spawn_init (j, err) < 0 || save_progress (j, err) < 0)
     return -1;
   /* The init's network namespace exists now; it waits for GO. */
   if (netdev_move_into (&j->netdevs, j->pid, err) < 0)

@@ -41,6 +41,7 @@ load_container_seccomp (int dirfd, const char *id, struct berth_seccomp **out, b
 {
   cleanup_close int fd = openat (dirfd, "config.json", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   json_t *doc, *seccomp;
+  bool wanted;
 
   *out = NULL;
   if (fd < 0)
@@ -48,11 +49,13 @@ load_container_seccomp (int dirfd, const char *id, struct berth_seccomp **out, b
   doc = berth_json_load_fd (fd, "config.json", err);
   if (doc == NULL)
     return berth_wrap (err, "container `%s`", id);
+  /* `seccomp` is borrowed from doc: decide before doc is freed. */
   seccomp = json_object_get (json_object_get (doc, "linux"), "seccomp");
-  if (seccomp && !json_is_null (seccomp))
+  wanted = seccomp != NULL && !json_is_null (seccomp);
+  if (wanted)
     *out = berth_seccomp_compile (seccomp, err);
   json_decref (doc);
-  return (seccomp && !json_is_null (seccomp) && *out == NULL) ? -1 : 0;
+  return (wanted && *out == NULL) ? -1 : 0;
 }
 
 static int

@@ -384,6 +384,8 @@ destroy_container (const struct berth_context *ctx, int dirfd, struct berth_stat
       kill (st->pid, SIGKILL);
       wait_exit (st->pid, st->pid_start, 10000);
     }
+  if (st->cgroup && st->cgroup_pending)
+    berth_cgroup_assume_leaf_made (st->cgroup);
   if (st->cgroup && berth_cgroup_destroy (st->cgroup, err) < 0)
     return -1;
   /* poststop failures are warnings: the container is gone either way. */

@@ -194,6 +194,10 @@ berth_state_save (int dirfd, const struct berth_state *st, berth_err *err)
   if (st->cgroup)
     json_object_set_new (obj, "cgroup", berth_cgroup_to_json (st->cgroup));
   json_object_set_new (obj, "new_pid_ns", json_boolean (st->new_pid_ns));
+  if (st->creating)
+    json_object_set_new (obj, "creating", json_true ());
+  if (st->cgroup_pending)
+    json_object_set_new (obj, "cgroup_pending", json_true ());
   if (st->hooks)
     json_object_set_new (obj, "hooks", json_integer (st->hooks));
   text = json_dumps (obj, JSON_COMPACT);
@@ -225,7 +229,9 @@ berth_state_load (int dirfd, const char *id, berth_err *err)
   obj = berth_json_load_fd (fd, "state.json", err);
   if (obj == NULL)
     return (berth_wrap (err, "container `%s`", id), NULL);
-  if (!json_is_object (obj) || json_integer_value (json_object_get (obj, "pid")) <= 0)
+  /* A pid <= 0 is only valid while creating (the init is not cloned yet). */
+  if (!json_is_object (obj)
+      || (json_integer_value (json_object_get (obj, "pid")) <= 0 && !json_is_true (json_object_get (obj, "creating"))))
     {
       /* A pid <= 0 would make kill signal a process group or everything. */
       json_decref (obj);
@@ -243,6 +249,8 @@ berth_state_load (int dirfd, const char *id, berth_err *err)
   if (st->annotations == NULL)
     st->annotations = json_object ();
   st->new_pid_ns = json_is_true (json_object_get (obj, "new_pid_ns"));
+  st->creating = json_is_true (json_object_get (obj, "creating"));
+  st->cgroup_pending = json_is_true (json_object_get (obj, "cgroup_pending"));
   st->hooks = (unsigned)json_integer_value (json_object_get (obj, "hooks"));
   cg = json_object_get (obj, "cgroup");
   if (cg != NULL)
@@ -298,6 +306,8 @@ berth_state_status (int dirfd, const struct berth_state *st)
 
   if (st->pid <= 0 || berth_proc_start_time (st->pid) != st->pid_start)
     return BERTH_STATUS_STOPPED;
+  if (st->creating)
+    return BERTH_STATUS_CREATING;
   if (fstatat (dirfd, BERTH_EXEC_FIFO, &sb, AT_SYMLINK_NOFOLLOW) == 0)
     return BERTH_STATUS_CREATED;
   if (st->cgroup != NULL)

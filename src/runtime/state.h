@@ -32,6 +32,8 @@ struct berth_state
   char *owner;
   json_t *annotations;         /* object, owned */
   struct berth_cgroup *cgroup; /* may be NULL */
+  bool creating;               /* written before the init is ready: a killed create left it */
+  bool cgroup_pending;         /* the cgroup was being made: what exists is ours */
   unsigned hooks;              /* hooks_mask(): start and delete read the config only when needed */
   bool new_pid_ns;             /* the container has its own pid namespace */
 };

@@ -23,6 +23,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 import util
 
 RUNS = 200
@@ -126,7 +128,6 @@ def listed(ctx, cid):
 
 def test_sigkill_during_create_leaves_nothing_after_delete_force(ctx):
     b = ctx.bundle(["sleep", "30"])
-    rootfs = os.path.join(b, "rootfs")
 
     # How long a whole create takes here (the kill delays span it).
     times = []
@@ -163,47 +164,10 @@ def test_sigkill_during_create_leaves_nothing_after_delete_force(ctx):
                 ctx.note_pid(pid)
             orphans |= children() - {p.pid}
 
-            def problem(what):
-                problems.append(f"run {i} (kill at {delay * 1000:.1f} ms, {step}): {what}")
-
-            shown = listed(ctx, cid)
-            r = ctx.cmd("delete", "--force", cid)
-            if r.rc != 0 and "does not exist" not in r.err:
-                problem(f"delete --force failed{' (and list showed it)' if shown else ''}: "
-                        f"rc={r.rc} {r.err.strip()}")
-
-            def leftovers():
-                reap(orphans)
-                left = []
-                if os.path.lexists(state_dir):
-                    left.append(f"state dir entry {state_dir} ({sorted(os.listdir(state_dir))})")
-                left += [f"cgroup {d}" for d in cgroup_dirs_named(cid)]
-                left += [f"mount {m}" for m in mounts_of([b, rootfs], cid)]
-                if pid and util.pid_alive(pid):
-                    left.append(f"init pid {pid} from state.json")
-                left += [f"process {q} in the container's cgroup" for q in procs_in_cgroup(cid)]
-                left += [f"orphaned process {q} of the killed create" for q in sorted(orphans)
-                         if util.pid_alive(q)]
-                return left
-            left = util.wait_for(lambda: not leftovers(), timeout=2) and [] or leftovers()
+            left = check_after_kill(ctx, cid, b, orphans, pid)
             if left:
-                problem("left after delete --force: " + "; ".join(left))
-                # Clean up by hand so the next run starts clean.
-                for q in list(orphans) + procs_in_cgroup(cid) + ([pid] if pid else []):
-                    try:
-                        os.kill(q, signal.SIGKILL)
-                    except OSError:
-                        pass
-                util.wait_for(lambda: (reap(orphans), not procs_in_cgroup(cid))[1], timeout=2)
-                for d in sorted(cgroup_dirs_named(cid), key=len, reverse=True):
-                    try:
-                        os.rmdir(d)
-                    except OSError:
-                        pass
-                if os.path.isdir(state_dir):
-                    for n in os.listdir(state_dir):
-                        os.unlink(os.path.join(state_dir, n))
-                    os.rmdir(state_dir)
+                problems.append(f"run {i} (kill at {delay * 1000:.1f} ms, {step}): " + "; ".join(left))
+                clean_by_hand(ctx, cid, orphans, pid)
             if len(problems) > 20:
                 break
     finally:
@@ -221,4 +185,119 @@ def test_sigkill_during_create_leaves_nothing_after_delete_force(ctx):
     print(f"create takes {typical * 1000:.1f} ms; kills by step: {hits}")
     assert not problems, (f"create takes {typical * 1000:.1f} ms; kills by step: {hits}\n"
                           + "\n".join(problems))
+    assert os.listdir(ctx.root) == []
+
+
+def check_after_kill(ctx, cid, b, orphans, pid):
+    """delete --force, then what is left of `cid` (empty list: nothing)."""
+    state_dir = os.path.join(ctx.root, cid)
+    shown = listed(ctx, cid)
+    out = []
+    r = ctx.cmd("delete", "--force", cid)
+    if r.rc != 0 and "does not exist" not in r.err:
+        out.append(f"delete --force failed{' (and list showed it)' if shown else ''}: "
+                   f"rc={r.rc} {r.err.strip()}")
+
+    def leftovers():
+        reap(orphans)
+        left = []
+        if os.path.lexists(state_dir):
+            left.append(f"state dir entry {state_dir} ({sorted(os.listdir(state_dir))})")
+        left += [f"cgroup {d}" for d in cgroup_dirs_named(cid)]
+        left += [f"mount {m}" for m in mounts_of([b], cid)]
+        if pid and util.pid_alive(pid):
+            left.append(f"init pid {pid} from state.json")
+        left += [f"process {q} in the container's cgroup" for q in procs_in_cgroup(cid)]
+        left += [f"orphaned process {q} of the killed create" for q in sorted(orphans)
+                 if util.pid_alive(q)]
+        return left
+    if not util.wait_for(lambda: not leftovers(), timeout=1):
+        out += leftovers()
+    return out
+
+
+def clean_by_hand(ctx, cid, orphans, pid):
+    state_dir = os.path.join(ctx.root, cid)
+    for q in list(orphans) + procs_in_cgroup(cid) + ([pid] if pid else []):
+        try:
+            os.kill(q, signal.SIGKILL)
+        except OSError:
+            pass
+    util.wait_for(lambda: (reap(orphans), not procs_in_cgroup(cid))[1], timeout=2)
+    for d in sorted(cgroup_dirs_named(cid), key=len, reverse=True):
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
+    if os.path.isdir(state_dir):
+        for n in os.listdir(state_dir):
+            os.unlink(os.path.join(state_dir, n))
+        os.rmdir(state_dir)
+
+
+STRACE = "/usr/bin/strace"
+
+
+@util.berth_only
+@pytest.mark.skipif(not os.access(STRACE, os.X_OK), reason="needs strace")
+def test_sigkill_at_each_create_syscall(ctx):
+    """Deterministic form: strace (without -f: berth itself, not its init)
+    delivers SIGKILL on entry to berth's Nth system call (as the strace of a
+    whole create numbers them), for N spread over
+    every call create makes, so each step (state dir, config copy, fifo,
+    cgroup dirs, clone, waiting for the init, state.json) is hit."""
+    b = ctx.bundle(["sleep", "30"])
+    # How many system calls a whole create makes.
+    cid = ctx.new_id()
+    log = os.path.join(ctx.tmp, "strace.log")
+    subprocess.run([STRACE, "-o", log, util.BERTH, "--root", ctx.root, "create", "--bundle", b, cid],
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   check=True, timeout=30)
+    ctx.ok("delete", "--force", cid)
+    with open(log) as f:
+        calls = [line.split("(", 1)[0] for line in f if "(" in line and not line.startswith("+++")]
+    total = len(calls)
+    # The interesting calls all, the rest by stride: about 120 runs.
+    key = ("mkdir", "rename", "mknod", "clone", "openat", "write", "read", "recv", "send", "wait",
+           "flock", "setns", "unlink")
+    points = sorted({n for n in range(1, total + 1)
+                     if n % max(1, total // 60) == 0
+                     or (any(calls[n - 1].startswith(k) for k in key) and n % 2 == 0)
+                     or calls[n - 1].startswith(("mkdir", "rename", "clone", "mknod"))})
+    problems = []
+    orphans = set()
+    set_subreaper(True)
+    try:
+        for n in points:
+            cid = ctx.new_id()
+            state_dir = os.path.join(ctx.root, cid)
+            name = calls[n - 1]
+            nth = calls[:n].count(name)  # strace counts each system call apart
+            p = subprocess.Popen([STRACE, "-o", "/dev/null", "-e", f"trace={name}",
+                                  "-e", f"inject={name}:signal=KILL:when={nth}",
+                                  util.BERTH, "--root", ctx.root, "create", "--bundle", b, cid],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+            p.wait(timeout=30)
+            rc = p.returncode
+            step = f"syscall {n}/{total} ({name} #{nth}), {step_of(state_dir)}"
+            if rc not in (-signal.SIGKILL, 128 + signal.SIGKILL):
+                problems.append(f"{step}: berth was not killed (strace rc {rc})")
+            pid = state_pid(state_dir)
+            if pid:
+                ctx.note_pid(pid)
+            orphans |= children() - {p.pid}
+            left = check_after_kill(ctx, cid, b, orphans, pid)
+            if left:
+                problems.append(f"killed at {step}: " + "; ".join(left))
+                clean_by_hand(ctx, cid, orphans, pid)
+    finally:
+        set_subreaper(False)
+        for q in orphans:
+            try:
+                os.kill(q, signal.SIGKILL)
+                os.waitpid(q, 0)
+            except OSError:
+                pass
+    assert not problems, f"{len(points)} kill points over {total} syscalls:\n" + "\n".join(problems)
     assert os.listdir(ctx.root) == []
