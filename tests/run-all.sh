@@ -7,6 +7,7 @@
 #   BUILD_DIR=build-asan tests/run-all.sh
 #   BERTH_BIN=/usr/bin/runc tests/run-all.sh   # check the tests against runc
 #   PYTEST_ARGS="-k kill" tests/run-all.sh
+#   FUZZ_SMOKE=0 tests/run-all.sh       # skip the fuzz smoke step (counted as one test)
 set -uo pipefail
 
 cd "$(dirname "$0")/.." || exit 1
@@ -73,6 +74,17 @@ PY
 		fi
 	else
 		failed=$((failed + 1))  # pytest could not even start
+	fi
+fi
+
+# --- fuzz smoke (fuzz/smoke.sh: each libFuzzer target ~20 s; one test) --------
+if [ "${FUZZ_SMOKE:-1}" != 0 ]; then
+	echo "==> fuzz smoke (fuzz/smoke.sh)"
+	if bash fuzz/smoke.sh "${FUZZ_BUILD_DIR:-build-fuzz}"; then
+		passed=$((passed + 1))
+	else
+		echo "run-all: fuzz smoke FAILED" >&2
+		failed=$((failed + 1))
 	fi
 fi
 
