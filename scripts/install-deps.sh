@@ -10,7 +10,7 @@ PACKAGES=(
 	build-essential pkg-config meson ninja-build
 	libjansson-dev libseccomp-dev libcap-dev libmnl-dev
 	# tests
-	libcmocka-dev python3-pytest busybox-static iproute2 util-linux procps strace
+	libcmocka-dev python3-pytest busybox-static iproute2 util-linux procps strace valgrind
 	# the fuzz smoke step (fuzz/smoke.sh): clang with libFuzzer and the sanitizers
 	clang libclang-rt-14-dev
 	# the reference runtime the integration tests are checked against

@@ -8,6 +8,7 @@
 #   BERTH_BIN=/usr/bin/runc tests/run-all.sh   # check the tests against runc
 #   PYTEST_ARGS="-k kill" tests/run-all.sh
 #   FUZZ_SMOKE=0 tests/run-all.sh       # skip the fuzz smoke step (counted as one test)
+#   SANITIZERS=0 tests/run-all.sh       # skip the ASan+UBSan and valgrind steps
 set -uo pipefail
 
 cd "$(dirname "$0")/.." || exit 1
@@ -86,6 +87,40 @@ if [ "${FUZZ_SMOKE:-1}" != 0 ]; then
 		echo "run-all: fuzz smoke FAILED" >&2
 		failed=$((failed + 1))
 	fi
+fi
+
+# --- the suite again under ASan+UBSan, and valgrind on the spec parser --------
+# Each counted as one test (issue 5).  berth re-executes itself and its init
+# is a clone of it, so reports may land on a container's stderr: log_path
+# collects them all, and any report file fails the step.
+if [ "${SANITIZERS:-1}" != 0 ] && [ "$(id -u)" -eq 0 ]; then
+	echo "==> integration tests again under ASan+UBSan (build-asan)"
+	asan_logs=$(mktemp -d)
+	if { [ -f build-asan/build.ninja ] ||
+		meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
+			-Dstatic_deps=false -Dtests=disabled >/dev/null; } &&
+		ninja -C build-asan >/dev/null &&
+		BERTH_BIN="$PWD/build-asan/src/cli/berth" \
+		ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:log_path=$asan_logs/asan" \
+		UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$asan_logs/ubsan" \
+		"$python" -m pytest tests/integration -p no:cacheprovider -q -x &&
+		[ -z "$(ls -A "$asan_logs")" ]; then
+		passed=$((passed + 1))
+	else
+		cat "$asan_logs"/* 2>/dev/null | head -n 80
+		echo "run-all: ASan+UBSan run FAILED" >&2
+		failed=$((failed + 1))
+	fi
+	rm -rf "$asan_logs"
+
+	echo "==> valgrind on the spec parser's unit tests"
+	vg_ok=1
+	for t in spec spec-errors spec-names; do
+		valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect,possible \
+			--error-exitcode=1 "$build/tests/unit/unit-$t" >/dev/null 2>"$report/vg-$t.log" ||
+			{ cat "$report/vg-$t.log"; vg_ok=0; }
+	done
+	if [ "$vg_ok" = 1 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 fi
 
 echo "$passed passed, $failed failed"
