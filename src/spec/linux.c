@@ -72,9 +72,9 @@ parse_device (json_t *e, const char *path, struct berth_device *d, berth_err *er
   d->type = type[0];
   /* A fifo has no device numbers. */
   r = d->type == 'p' ? 0 : SPEC_REQUIRED;
-  if (spec_get_int64 (e, path, "major", r, &d->major, err) < 0
-      || spec_get_int64 (e, path, "minor", r, &d->minor, err) < 0)
-    return -1;
+  if (spec_get_range (e, path, "major", r, 0, 4095, &d->major, err) < 0
+      || spec_get_range (e, path, "minor", r, 0, 1048575, &d->minor, err) < 0)
+    return -1; /* the kernel's dev_t: 12 bits of major, 20 of minor */
   r = spec_get_uint32 (e, path, "fileMode", 0, &mode, err);
   if (r < 0)
     return -1;

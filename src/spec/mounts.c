@@ -249,7 +249,22 @@ spec_parse_id_mappings (json_t *obj, const char *parent, const char *key, struct
           || spec_get_uint32 (e, p, "hostID", SPEC_REQUIRED, &im->host_id, err) < 0
           || spec_get_uint32 (e, p, "size", SPEC_REQUIRED, &im->size, err) < 0)
         return -1;
+      if (im->size == 0 || (uint64_t)im->container_id + im->size > 4294967296ULL
+          || (uint64_t)im->host_id + im->size > 4294967296ULL)
+        return spec_fail (err, p, "size %u is zero or runs past the 32-bit id range", im->size);
+      /* The kernel refuses overlapping ranges with a bare EINVAL: say which. */
+      for (size_t k = 0; k < i; k++)
+        {
+          const struct berth_id_mapping *o = &(*out)[k];
+          if (im->container_id < o->container_id + (uint64_t)o->size
+              && o->container_id < im->container_id + (uint64_t)im->size)
+            return spec_fail (err, p, "containerID range overlaps %s[%zu]", path, k);
+          if (im->host_id < o->host_id + (uint64_t)o->size && o->host_id < im->host_id + (uint64_t)im->size)
+            return spec_fail (err, p, "hostID range overlaps %s[%zu]", path, k);
+        }
     }
+  if (n > 340)
+    return spec_fail (err, path, "%zu mappings; the kernel takes at most 340", n);
   return 1;
 }
 

@@ -162,6 +162,19 @@ test_id_mappings (void **state)
   parse_fails (LINUX ("'gidMappings': [{'containerID': 0, 'hostID': -5, 'size': 1}]"),
                "linux.gidMappings[0].hostID: -5 is out of range (0 to 4294967295)");
   parse_fails (LINUX ("'uidMappings': [7]"), "linux.uidMappings[0]: expected object");
+  /* Checked here, where the kernel would only say EINVAL. */
+  parse_fails (LINUX ("'uidMappings': [{'containerID': 0, 'hostID': 1000, 'size': 10},"
+                      " {'containerID': 5, 'hostID': 5000, 'size': 10}]"),
+               "linux.uidMappings[1]: containerID range overlaps linux.uidMappings[0]");
+  parse_fails (LINUX ("'gidMappings': [{'containerID': 0, 'hostID': 1000, 'size': 10},"
+                      " {'containerID': 100, 'hostID': 1005, 'size': 1}]"),
+               "linux.gidMappings[1]: hostID range overlaps linux.gidMappings[0]");
+  parse_fails (LINUX ("'uidMappings': [{'containerID': 0, 'hostID': 0, 'size': 0}]"),
+               "linux.uidMappings[0]: size 0 is zero or runs past the 32-bit id range");
+  parse_fails (LINUX ("'devices': [{'path': '/dev/x', 'type': 'c', 'major': 4096, 'minor': 0}]"),
+               "linux.devices[0].major: 4096 is out of range (0 to 4095)");
+  parse_fails (LINUX ("'devices': [{'path': '/dev/x', 'type': 'c', 'major': -1, 'minor': 0}]"),
+               "linux.devices[0].major: -1 is out of range (0 to 4095)");
 }
 
 static void
