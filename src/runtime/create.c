@@ -192,13 +192,7 @@ job_undo (struct create_job *j)
 static void
 job_free (struct create_job *j)
 {
-  ns_close_all (j->init.ns_fds);
-  if (j->init.sync_fd >= 0)
-    close (j->init.sync_fd);
-  if (j->init.fifo_fd >= 0)
-    close (j->init.fifo_fd);
-  if (j->init.console_fd >= 0)
-    close (j->init.console_fd);
+  init_ctx_close_fds (&j->init);
   if (j->sync_parent >= 0)
     close (j->sync_parent);
   if (j->tty_parent >= 0)

@@ -69,11 +69,7 @@ static void
 exec_job_free (struct exec_job *j)
 {
   berth_seccomp_free (j->seccomp);
-  ns_close_all (j->init.ns_fds);
-  if (j->init.sync_fd >= 0)
-    close (j->init.sync_fd);
-  if (j->init.console_fd >= 0)
-    close (j->init.console_fd);
+  init_ctx_close_fds (&j->init);
   if (j->sync_parent >= 0)
     close (j->sync_parent);
   if (j->tty_parent >= 0)

@@ -294,6 +294,19 @@ setup_container (struct init_ctx *c, char **exe, berth_err *err)
   return process_prepare_fds (c->preserve_fds, err);
 }
 
+void
+init_ctx_close_fds (struct init_ctx *c)
+{
+  ns_close_all (c->ns_fds);
+  if (c->sync_fd >= 0)
+    close (c->sync_fd);
+  if (c->fifo_fd >= 0)
+    close (c->fifo_fd);
+  if (c->console_fd >= 0)
+    close (c->console_fd);
+  c->sync_fd = c->fifo_fd = c->console_fd = -1;
+}
+
 /* Until execve this process runs berth's own binary: not dumpable, so no
  * process in the container can open /proc/<pid>/exe (the host binary) or
  * our fds (CVE-2019-5736, CVE-2016-9962).  execve makes the user process

@@ -43,6 +43,9 @@ struct init_ctx
   char *state_json; /* from HOOKS_DONE: the state given to the child's hooks */
 };
 
+/* In the parent, after clone or on failure: close the fds meant for the child. */
+void init_ctx_close_fds (struct init_ctx *c);
+
 __attribute__ ((noreturn)) void init_container_main (struct init_ctx *c);
 __attribute__ ((noreturn)) void init_exec_main (struct init_ctx *c);
 
