@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -679,4 +680,26 @@ berth_cgroup_assume_leaf_made (struct berth_cgroup *cg)
   for (size_t i = 0; i < cg->n; i++)
     if (cg->h[i].created == 0)
       cg->h[i].created = 1;
+}
+
+int
+cg_write_hugetlb (const char *dir, const struct berth_resources *res, const char *suffix, berth_err *err)
+{
+  for (size_t i = 0; i < res->n_hugepage_limits; i++)
+    {
+      const struct berth_hugepage_limit *l = &res->hugepage_limits[i];
+      cleanup_free char *file = NULL;
+      cleanup_free char *rsvd = NULL;
+
+      if (strchr (l->page_size, '/') != NULL)
+        return berth_fail (err, 0, "invalid page size `%s`", l->page_size);
+      if (asprintf (&file, "hugetlb.%s.%s", l->page_size, suffix) < 0
+          || asprintf (&rsvd, "hugetlb.%s.rsvd.%s", l->page_size, suffix) < 0)
+        abort ();
+      if (cg_writef (dir, file, err, "%" PRIu64, l->limit) < 0)
+        return -1;
+      if (cg_file_exists (dir, rsvd) && cg_writef (dir, rsvd, err, "%" PRIu64, l->limit) < 0)
+        return -1;
+    }
+  return 0;
 }

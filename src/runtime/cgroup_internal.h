@@ -83,6 +83,10 @@ int cg_writef (const char *dir, const char *file, berth_err *err, const char *fm
 /* Read dir/file whole; trailing newline stripped. */
 int cg_read (const char *dir, const char *file, char **out, berth_err *err);
 bool cg_file_exists (const char *dir, const char *file);
+
+/* hugetlb.<size>.<suffix> (and its .rsvd. twin where the kernel has it) for
+ * every hugepage limit: v1 says "limit_in_bytes", v2 "max". */
+int cg_write_hugetlb (const char *dir, const struct berth_resources *res, const char *suffix, berth_err *err);
 /* Append " (hint)" to the message of *err; returns -1. */
 int cg_hint (berth_err *err, const char *hint);
 

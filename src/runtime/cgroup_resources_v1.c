@@ -279,23 +279,7 @@ cg_v1_blkio (const char *dir, const struct berth_resources *res, berth_err *err)
 int
 cg_v1_hugetlb (const char *dir, const struct berth_resources *res, berth_err *err)
 {
-  for (size_t i = 0; i < res->n_hugepage_limits; i++)
-    {
-      const struct berth_hugepage_limit *l = &res->hugepage_limits[i];
-      cleanup_free char *file = NULL;
-      cleanup_free char *rsvd = NULL;
-
-      if (strchr (l->page_size, '/') != NULL)
-        return berth_fail (err, 0, "invalid page size `%s`", l->page_size);
-      if (asprintf (&file, "hugetlb.%s.limit_in_bytes", l->page_size) < 0
-          || asprintf (&rsvd, "hugetlb.%s.rsvd.limit_in_bytes", l->page_size) < 0)
-        abort ();
-      if (cg_writef (dir, file, err, "%" PRIu64, l->limit) < 0)
-        return -1;
-      if (cg_file_exists (dir, rsvd) && cg_writef (dir, rsvd, err, "%" PRIu64, l->limit) < 0)
-        return -1;
-    }
-  return 0;
+  return cg_write_hugetlb (dir, res, "limit_in_bytes", err);
 }
 
 int
