@@ -161,11 +161,11 @@ mountfd_fs_onto (const char *type, const char *source, const char *data, unsigne
 }
 
 int
-mountfd_fs_attach (const char *type, const char *source, const char *data, unsigned long flags,
-                   unsigned long propagation, int target_fd, const char *what, berth_err *err)
+mountfd_fs_create (const char *type, const char *source, const char *data, unsigned long flags, const char *what,
+                   berth_err *err)
 {
   cleanup_close int fsfd = -1;
-  cleanup_close int mnt = -1;
+  int mnt;
 
   fsfd = fsopen (type, FSOPEN_CLOEXEC);
   if (fsfd < 0)
@@ -179,9 +179,27 @@ mountfd_fs_attach (const char *type, const char *source, const char *data, unsig
   mnt = fsmount (fsfd, FSMOUNT_CLOEXEC, (unsigned int)mountfd_attr_from_ms (flags));
   if (mnt < 0)
     return berth_fail (err, errno, "mount `%s` (type %s)", what, type);
+  return mnt;
+}
+
+int
+mountfd_attach (int mnt, unsigned long propagation, int target_fd, const char *what, berth_err *err)
+{
   if (move_mount (mnt, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-    return berth_fail (err, errno, "attach `%s` (type %s)", what, type);
+    return berth_fail (err, errno, "attach `%s`", what);
+  /* Propagation of the mount as attached (a detached tree cannot be shared). */
   if (propagation && mountfd_setattr (mnt, false, 0, 0, propagation, what, err) < 0)
+    return -1;
+  return 0;
+}
+
+int
+mountfd_fs_attach (const char *type, const char *source, const char *data, unsigned long flags,
+                   unsigned long propagation, int target_fd, const char *what, berth_err *err)
+{
+  cleanup_close int mnt = mountfd_fs_create (type, source, data, flags, what, err);
+
+  if (mnt < 0 || mountfd_attach (mnt, propagation, target_fd, what, err) < 0)
     return -1;
   return steal_fd (&mnt);
 }

@@ -37,6 +37,12 @@ int mountfd_fs_onto (const char *type, const char *source, const char *data, uns
 int mountfd_fs_attach (const char *type, const char *source, const char *data, unsigned long flags,
                        unsigned long propagation, int target_fd, const char *what, berth_err *err);
 
+/* The two halves of mountfd_fs_attach: a detached mount of a new
+ * filesystem (filled before anyone can see it: tmpcopyup), then attached. */
+int mountfd_fs_create (const char *type, const char *source, const char *data, unsigned long flags, const char *what,
+                       berth_err *err);
+int mountfd_attach (int mnt, unsigned long propagation, int target_fd, const char *what, berth_err *err);
+
 /* Change attributes of the mount at fd (recursive or not). */
 int mountfd_setattr (int fd, bool recursive, uint64_t set, uint64_t clr, unsigned long propagation, const char *what,
                      berth_err *err);

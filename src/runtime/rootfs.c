@@ -22,6 +22,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "runtime/copyup.h"
 #include "runtime/mountfd.h"
 #include "util/cleanup.h"
 #include "util/path.h"
@@ -84,6 +85,20 @@ check_ordinary_dir (int rootfd, const struct berth_mount *m, size_t idx, berth_e
   return 0;
 }
 
+/* The new tmpfs is filled while still detached, so the container never sees
+ * it half copied, and made read-only (if asked) only afterwards. */
+static int
+mount_tmpfs_copyup (const struct berth_mount *m, int target, berth_err *err)
+{
+  cleanup_close int mnt = mountfd_fs_create ("tmpfs", m->source, m->data, m->flags & ~MS_RDONLY, m->destination, err);
+
+  if (mnt < 0 || copyup_tree (target, mnt, m->destination, err) < 0)
+    return -1;
+  if ((m->flags & MS_RDONLY) && mountfd_setattr (mnt, false, MOUNT_ATTR_RDONLY, 0, 0, m->destination, err) < 0)
+    return -1;
+  return mountfd_attach (mnt, m->propagation, target, m->destination, err);
+}
+
 static int
 do_spec_mount (struct init_ctx *c, int rootfd, const struct berth_mount *m, size_t idx, berth_err *err)
 {
@@ -130,7 +145,12 @@ do_spec_mount (struct init_ctx *c, int rootfd, const struct berth_mount *m, size
         return berth_wrap (err, "mounts[%zu]", idx);
       return 0;
     }
-  if (mountfd_fs_onto (type, m->source, m->data, m->flags, m->propagation, target, m->destination, err) < 0)
+  if (m->tmpcopyup && strcmp (type, "tmpfs") == 0)
+    {
+      if (mount_tmpfs_copyup (m, target, err) < 0)
+        return berth_wrap (err, "mounts[%zu]", idx);
+    }
+  else if (mountfd_fs_onto (type, m->source, m->data, m->flags, m->propagation, target, m->destination, err) < 0)
     return berth_wrap (err, "mounts[%zu]", idx);
   if ((m->attr_set || m->attr_clr))
     {

@@ -3,6 +3,7 @@ bind/rbind with options, tmpfs, symlinked destinations, masked and readonly
 paths, sysctl, /dev."""
 
 import contextlib
+import hashlib
 import os
 import re
 import subprocess
@@ -401,3 +402,60 @@ def test_bind_mount_ignores_filesystem_data_options(ctx):
     src = host_dir(ctx, "src", ["f"])
     out = ctx.sh("cat /data/f", edit=add_mount("/data", "bind", src, ["bind", "nosuid", "mode=755", "size=1k"]))
     assert out == "f\n"
+
+
+# --- tmpcopyup: podman adds it to every --tmpfs -------------------------------
+
+
+def tmpcopyup_bundle(ctx, script, options=("tmpcopyup",), dest="/data", fifo=False):
+    b = ctx.bundle(sh(script), edit=add_mount(dest, "tmpfs", "tmpfs", list(options)))
+    data = os.path.join(b, "rootfs", dest.lstrip("/"))
+    os.makedirs(os.path.join(data, "sub", "deeper"))
+    with open(os.path.join(data, "file"), "w") as f:
+        f.write("from the image\n")
+    os.chmod(os.path.join(data, "file"), 0o604)
+    os.chown(os.path.join(data, "file"), 1000, 1001)
+    os.symlink("../file", os.path.join(data, "sub", "link"))
+    if fifo:
+        os.mkfifo(os.path.join(data, "sub", "fifo"))
+    with open(os.path.join(data, "sub", "deeper", "big"), "wb") as f:
+        f.write(os.urandom(3 << 20))
+    os.chmod(data, 0o710)
+    return b, data
+
+
+def test_tmpcopyup_copies_the_image_dir_into_the_tmpfs(ctx):
+    b, data = tmpcopyup_bundle(ctx, "grep ' /data ' /proc/self/mounts | cut -d' ' -f3; cat /data/file; "
+                               "stat -c '%a %u:%g %F' /data /data/file; readlink /data/sub/link; "
+                               "md5sum /data/sub/deeper/big | cut -d' ' -f1; echo new > /data/new")
+    cid = ctx.new_id()
+    r = ctx.cmd("run", "--bundle", b, cid)
+    assert r.rc == 0, r
+    with open(os.path.join(data, "sub", "deeper", "big"), "rb") as f:
+        digest = hashlib.md5(f.read()).hexdigest()
+    assert r.out.split("\n") == ["tmpfs", "from the image", "710 0:0 directory", "604 1000:1001 regular file",
+                                 "../file", digest, ""], r
+    # Written to the tmpfs, not to the image.
+    assert not os.path.exists(os.path.join(data, "new"))
+
+
+@runc_lacks("fifos in tmpcopyup (runc 1.1 fails to lchown them)")
+def test_tmpcopyup_copies_fifos(ctx):
+    b, _ = tmpcopyup_bundle(ctx, "stat -c '%a %F' /data/sub/fifo", fifo=True)
+    r = ctx.cmd("run", "--bundle", b, ctx.new_id())
+    assert r.rc == 0 and r.out == "644 fifo\n", r
+
+
+def test_tmpcopyup_read_only_tmpfs_is_filled_then_read_only(ctx):
+    b, _ = tmpcopyup_bundle(ctx, "cat /data/file; touch /data/x 2>&1; grep ' /data ' /proc/self/mounts",
+                            options=("tmpcopyup", "ro", "nosuid"))
+    r = ctx.cmd("run", "--bundle", b, ctx.new_id())
+    assert r.rc == 0, r
+    assert r.out.startswith("from the image\n") and "Read-only file system" in r.out, r
+    assert " tmpfs ro,nosuid" in r.out, r
+
+
+def test_tmpcopyup_of_missing_dir_gives_empty_tmpfs(ctx):
+    out = ctx.sh("ls -A /nothing-here; grep -c ' /nothing-here ' /proc/self/mounts",
+                 edit=add_mount("/nothing-here", "tmpfs", "tmpfs", ["tmpcopyup"]))
+    assert out == "1\n", out

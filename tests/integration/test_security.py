@@ -829,3 +829,30 @@ def test_parallel_state_never_torn(ctx):
             t.join()
     finally:
         ctx.destroy(cid)
+
+
+# --- tmpcopyup copies from the untrusted image --------------------------------
+
+
+def test_tmpcopyup_symlink_to_host_file_is_copied_as_link(ctx):
+    """An image whose /tmp holds links to host files (absolute, and ../
+    escaping the rootfs): tmpcopyup must copy the links, never follow them
+    and copy the host's files into the container."""
+    secret = os.path.join(ctx.tmp, "host-secret")
+    with open(secret, "w") as f:
+        f.write("host only\n")
+    b = ctx.bundle(sh("for f in /tmp/abs /tmp/up /tmp/dir; do readlink $f; done; cat /tmp/abs /tmp/up 2>&1; "
+                      "ls /tmp/dir/ 2>&1; true"))
+    with open(os.path.join(b, "config.json")) as f:
+        spec = json.load(f)
+    spec["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]})
+    with open(os.path.join(b, "config.json"), "w") as f:
+        json.dump(spec, f)
+    tmp = os.path.join(b, "rootfs", "tmp")
+    os.makedirs(tmp, exist_ok=True)
+    os.symlink(secret, os.path.join(tmp, "abs"))
+    os.symlink("../../../../../../../../" + secret.lstrip("/"), os.path.join(tmp, "up"))
+    os.symlink(ctx.tmp, os.path.join(tmp, "dir"))
+    r = ctx.cmd("run", "--bundle", b, ctx.new_id())
+    assert r.rc == 0, r
+    assert "host only" not in r.out and "host-secret" in r.out, r
