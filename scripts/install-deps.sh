@@ -15,6 +15,12 @@ PACKAGES=(
 	clang libclang-rt-14-dev
 	# the reference runtime the integration tests are checked against
 	runc
+	# images (src/image/, berthctl): build, tests (tests/image) and bench/image.sh
+	libarchive-dev libcurl4-openssl-dev libssl-dev
+	docker-registry skopeo zstd openssl curl python3-jwt python3-cryptography
+	umoci containerd bc
+	# engines driving berth (tests/engines, bench/engines.py)
+	podman conmon containernetworking-plugins iptables
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -1,7 +1,8 @@
 #!/bin/bash
-# Runs every test: the C unit tests (meson test --suite unit) and the pytest
-# integration suite (as root), then prints one final line `N passed, M failed`
-# summing both.  Exits non-zero when anything failed.
+# Runs every test: the C unit tests (meson test --suite unit), then as root
+# the pytest suites (tests/integration, tests/image: images and berthctl,
+# tests/engines: podman and containerd), then prints one final line
+# `N passed, M failed` summing them all.  Exits non-zero when anything failed.
 #
 #   tests/run-all.sh                    # uses ./build
 #   BUILD_DIR=build-asan tests/run-all.sh
@@ -37,18 +38,9 @@ fi
 passed=$((passed + unit_ok))
 failed=$((failed + unit_fail))
 
-# --- integration tests --------------------------------------------------------
-echo "==> integration tests (pytest, as root)"
-if [ "$(id -u)" -ne 0 ]; then
-	echo "run-all: the integration tests need root (sudo make check)" >&2
-	failed=$((failed + 1))
-else
-	# shellcheck disable=SC2086
-	"$python" -m pytest tests/integration -p no:cacheprovider -q -rfEs \
-		--junitxml="$report/integration.xml" ${PYTEST_ARGS:-}
-	pytest_rc=$?
-	if [ -s "$report/integration.xml" ]; then
-		read -r ip ifail < <("$python" - "$report/integration.xml" <<'PY'
+# count_junit FILE: "PASSED FAILED" from a pytest junit report.
+count_junit() {
+	"$python" - "$1" <<'PY'
 import sys
 import xml.etree.ElementTree as ET
 
@@ -67,16 +59,40 @@ for case in ET.parse(sys.argv[1]).getroot().iter("testcase"):
 values = list(results.values())
 print(values.count("passed"), values.count("failed"))
 PY
-		)
+}
+
+# run_suite LABEL DIR [pytest args]: one pytest suite as root, its results
+# added to the totals.
+run_suite() {
+	local label=$1 dir=$2 rc ip ifail
+	shift 2
+	echo "==> $label (pytest $dir, as root)"
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "run-all: the $label need root (sudo make check)" >&2
+		failed=$((failed + 1))
+		return
+	fi
+	BUILD_DIR=$build "$python" -m pytest "$dir" -p no:cacheprovider -q -rfEs \
+		--junitxml="$report/$label.xml" "$@"
+	rc=$?
+	if [ -s "$report/$label.xml" ]; then
+		read -r ip ifail < <(count_junit "$report/$label.xml")
 		passed=$((passed + ip))
 		failed=$((failed + ifail))
-		if [ "$pytest_rc" -ne 0 ] && [ "$ifail" -eq 0 ]; then
+		if [ "$rc" -ne 0 ] && [ "$ifail" -eq 0 ]; then
 			failed=$((failed + 1))  # pytest failed outside any test (session teardown)
 		fi
 	else
 		failed=$((failed + 1))  # pytest could not even start
 	fi
-fi
+}
+
+# shellcheck disable=SC2086
+run_suite "integration tests" tests/integration ${PYTEST_ARGS:-}
+# registry, pull, unpack, berthctl
+run_suite "image tests" tests/image
+# podman and containerd driving berth
+run_suite "engine tests" tests/engines
 
 # --- fuzz smoke (fuzz/smoke.sh: each libFuzzer target ~20 s; one test) --------
 if [ "${FUZZ_SMOKE:-1}" != 0 ]; then
