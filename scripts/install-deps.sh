@@ -21,6 +21,8 @@ PACKAGES=(
 	umoci containerd bc
 	# engines driving berth (tests/engines, bench/engines.py)
 	podman conmon containernetworking-plugins iptables
+	# berthd (CRI): gRPC C core, protobuf-c, and the Python client of the tests
+	libgrpc-dev protobuf-c-compiler libprotobuf-c-dev python3-grpcio python3-grpc-tools
 )
 
 if [ "$(id -u)" -ne 0 ]; then
