@@ -197,6 +197,8 @@ registry_transport_error (struct registry *r, const char *url, CURLcode rc, cons
     case CURLE_OPERATION_TIMEDOUT:
       return berth_fail (err, 0, "registry %s unreachable at %s: %s", r->host, url, why);
     case CURLE_PEER_FAILED_VERIFICATION:
+      return berth_fail (err, 0, "registry %s: certificate not trusted at %s: %s (give its CA with --ca-file)",
+                         r->host, url, why);
     case CURLE_SSL_CONNECT_ERROR:
       return berth_fail (err, 0,
                          "registry %s: TLS failed at %s: %s (list it in insecure-registries only if it "
