@@ -93,6 +93,8 @@ run_suite "integration tests" tests/integration ${PYTEST_ARGS:-}
 run_suite "image tests" tests/image
 # podman and containerd driving berth
 run_suite "engine tests" tests/engines
+# pinned pod namespaces, pause process, CNI plugins
+run_suite "net tests" tests/net
 
 # --- fuzz smoke (fuzz/smoke.sh: each libFuzzer target ~20 s; one test) --------
 if [ "${FUZZ_SMOKE:-1}" != 0 ]; then
