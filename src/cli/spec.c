@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/file.h"
 #include "util/log.h"
 
 static const struct berth_flag spec_flags[] = {
@@ -41,22 +42,6 @@ spaces_to_tabs (const char *text)
     }
   *o = '\0';
   return out;
-}
-
-static int
-write_all (int fd, const char *data, size_t len)
-{
-  while (len > 0)
-    {
-      ssize_t n = write (fd, data, len);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return -1;
-      data += n;
-      len -= n;
-    }
-  return 0;
 }
 
 static int
@@ -95,7 +80,7 @@ run_spec (struct berth_cli *cli, const struct berth_args *args, berth_err *err)
   fd = openat (dirfd, "config.json", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (fd < 0)
     return berth_fail (err, errno, "open config.json");
-  if (write_all (fd, text, strlen (text)) < 0)
+  if (berth_write_all (fd, text, strlen (text)) < 0)
     return berth_fail (err, errno, "write config.json");
   return 0;
 }

@@ -134,26 +134,6 @@ cri_cgroups_path (const Runtime__V1__PodSandboxConfig *pod, const struct cri_pod
   return cri_printf ("%.*s/%s", (int)len, parent, id);
 }
 
-/* Which namespace isolates a sysctl (the kernel's list); -1: none, and
- * then it would change the node, which a pod may never do. */
-static int
-sysctl_namespace (const char *key)
-{
-  static const char *const ipc_keys[] = { "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
-                                          "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced" };
-
-  for (size_t i = 0; i < CRI_ARRAY_SIZE (ipc_keys); i++)
-    if (strcmp (key, ipc_keys[i]) == 0)
-      return BERTH_NS_IPC;
-  if (strncmp (key, "fs.mqueue.", 10) == 0)
-    return BERTH_NS_IPC;
-  if (strncmp (key, "net.", 4) == 0)
-    return BERTH_NS_NET;
-  if (strcmp (key, "kernel.hostname") == 0 || strcmp (key, "kernel.domainname") == 0)
-    return BERTH_NS_UTS;
-  return -1;
-}
-
 int
 cri_add_pod_sysctls (json_t *spec, const Runtime__V1__PodSandboxConfig *pod, unsigned shared, berth_err *err)
 {
@@ -168,7 +148,7 @@ cri_add_pod_sysctls (json_t *spec, const Runtime__V1__PodSandboxConfig *pod, uns
 
       if (cri_empty (key))
         return berth_fail (err, 0, CRI_POD "linux.sysctls: empty key");
-      ns = sysctl_namespace (key);
+      ns = berth_sysctl_namespace (key);
       if (ns < 0)
         return berth_fail (err, 0, CRI_POD "linux.sysctls[\"%s\"]: not a namespaced sysctl", key);
       if (!(shared & (1u << ns)))

@@ -48,7 +48,7 @@ blob_writer_open (struct berth_store *s, struct blob_writer *w, berth_err *err)
 int
 blob_writer_write (struct blob_writer *w, const void *buf, size_t len, berth_err *err)
 {
-  if (write_all (w->fd, buf, len) < 0)
+  if (berth_write_all (w->fd, buf, len) < 0)
     return berth_fail (err, errno, "write `%s/ingest/%s`", w->s->root, w->tmp);
   EVP_DigestUpdate (w->md, buf, len);
   w->size += len;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/file.h"
 
 static int
 rm_dir_contents (int fd, berth_err *err)
@@ -59,24 +60,6 @@ rm_rf_at (int dirfd, const char *name, berth_err *err)
 }
 
 int
-write_all (int fd, const void *buf, size_t len)
-{
-  const char *p = buf;
-
-  while (len > 0)
-    {
-      ssize_t n = write (fd, p, len);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return -1;
-      p += n;
-      len -= (size_t)n;
-    }
-  return 0;
-}
-
-int
 write_file_atomic_at (int dirfd, const char *name, const void *buf, size_t len, berth_err *err)
 {
   cleanup_free char *tmp = NULL;
@@ -87,7 +70,7 @@ write_file_atomic_at (int dirfd, const char *name, const void *buf, size_t len, 
   fd = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd < 0)
     return berth_fail (err, errno, "create `%s`", tmp);
-  if (write_all (fd, buf, len) < 0 || fsync (fd) < 0)
+  if (berth_write_all (fd, buf, len) < 0 || fsync (fd) < 0)
     {
       int e = errno;
       unlinkat (dirfd, tmp, 0);

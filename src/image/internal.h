@@ -52,7 +52,6 @@ void sha256_buf (const void *buf, size_t len, char out[BERTH_DIGEST_LEN]);
 /* --- fsutil.c ------------------------------------------------------------- */
 /* rm -rf of dirfd/name, never following symlinks; ENOENT is success. */
 int rm_rf_at (int dirfd, const char *name, berth_err *err);
-int write_all (int fd, const void *buf, size_t len);
 /* Write `buf` to dirfd/name by temp file, fsync and rename. */
 int write_file_atomic_at (int dirfd, const char *name, const void *buf, size_t len, berth_err *err);
 /* mkdir, EEXIST is success. */

@@ -246,7 +246,7 @@ sink_file (struct sink *k, const char *name, const void *buf, int fd, int64_t le
     }
   if (buf)
     {
-      if (k->a ? archive_write_data (k->a, buf, (size_t)len) != len : write_all (out, buf, (size_t)len) < 0)
+      if (k->a ? archive_write_data (k->a, buf, (size_t)len) != len : berth_write_all (out, buf, (size_t)len) < 0)
         return berth_fail (err, errno, "%s: write `%s`", k->where, name);
       return 0;
     }
@@ -260,7 +260,7 @@ sink_file (struct sink *k, const char *name, const void *buf, int fd, int64_t le
           return berth_fail (err, n < 0 ? errno : 0, "%s: read blob %s", k->where, digest);
         }
       EVP_DigestUpdate (md, chunk, (size_t)n);
-      if (k->a ? archive_write_data (k->a, chunk, (size_t)n) != n : write_all (out, chunk, (size_t)n) < 0)
+      if (k->a ? archive_write_data (k->a, chunk, (size_t)n) != n : berth_write_all (out, chunk, (size_t)n) < 0)
         {
           EVP_MD_CTX_free (md);
           return berth_fail (err, errno, "%s: write `%s`", k->where, name);

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/proc.h"
 
 enum pause_stage
 {
@@ -150,47 +151,6 @@ static void __attribute__ ((noreturn)) middle_main (int sock, const int fds[3])
   _exit (pid < 0);
 }
 
-/* Field 22 of /proc/<pid>/stat (after the parenthesised comm, which may hold
-   spaces); 0 when the process is gone or a zombie. */
-static unsigned long long
-proc_start_time (pid_t pid)
-{
-  char path[64], buf[1024];
-  unsigned long long start = 0;
-  ssize_t n;
-  char *p;
-  int fd;
-
-  snprintf (path, sizeof (path), "/proc/%d/stat", (int)pid);
-  fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return 0;
-  n = read (fd, buf, sizeof (buf) - 1);
-  close (fd);
-  if (n <= 0)
-    return 0;
-  buf[n] = '\0';
-  p = strrchr (buf, ')');
-  if (p == NULL)
-    return 0;
-  p++;
-  /* A zombie is gone for our purposes: only its reaper can still see it. */
-  if (p[0] == ' ' && (p[1] == 'Z' || p[1] == 'X'))
-    return 0;
-  for (int field = 3; field <= 22 && p != NULL; field++)
-    {
-      while (*p == ' ')
-        p++;
-      if (field == 22)
-        {
-          start = strtoull (p, NULL, 10);
-          break;
-        }
-      p = strchr (p, ' ');
-    }
-  return start;
-}
-
 static int
 open_ns (const char *path, int *fd, berth_err *err)
 {
@@ -264,7 +224,7 @@ net_start_pause (const struct pinned_ns *ns, struct net_pause *out, berth_err *e
 
   memset (out, 0, sizeof (*out));
   out->pid = st.pid;
-  out->start_time = proc_start_time (st.pid);
+  out->start_time = berth_proc_start_time (st.pid);
   if (out->start_time == 0 || asprintf (&out->pidns_path, "/proc/%d/ns/pid", (int)st.pid) < 0)
     {
       int e = out->start_time == 0 ? ESRCH : ENOMEM;
@@ -288,7 +248,7 @@ net_pause_alive (const struct net_pause *p)
   unsigned long long start;
   if (p == NULL || p->pid <= 0)
     return false;
-  start = proc_start_time (p->pid);
+  start = berth_proc_start_time (p->pid);
   return start != 0 && start == p->start_time;
 }
 

@@ -35,6 +35,7 @@
 #include <linux/magic.h>
 
 #include "util/cleanup.h"
+#include "util/file.h"
 
 #define PIN_TYPES (CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
 
@@ -98,22 +99,6 @@ do_lo_up (void)
   return ret;
 }
 
-static void
-write_all (int fd, const void *buf, size_t len)
-{
-  const char *p = buf;
-  while (len > 0)
-    {
-      ssize_t n = write (fd, p, len);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        return;
-      p += n;
-      len -= (size_t)n;
-    }
-}
-
 /* The child: async-signal-safe calls only. */
 static void __attribute__ ((noreturn)) pin_child (int sock, unsigned types, const char *hostname)
 {
@@ -126,7 +111,7 @@ static void __attribute__ ((noreturn)) pin_child (int sock, unsigned types, cons
     st = (struct pin_status){ STAGE_HOSTNAME, errno };
   else if ((types & CLONE_NEWNET) && do_lo_up () < 0)
     st = (struct pin_status){ STAGE_LO, errno };
-  write_all (sock, &st, sizeof (st));
+  (void)berth_write_all (sock, &st, sizeof (st));
   /* Stay until the parent has bind-mounted our namespaces. */
   while (read (sock, &c, 1) < 0 && errno == EINTR)
     ;

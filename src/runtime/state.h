@@ -18,6 +18,7 @@
 #include "runtime/cgroup.h"
 #include "runtime/container.h"
 #include "util/error.h"
+#include "util/proc.h"
 
 #define BERTH_EXEC_FIFO "exec.fifo"
 
@@ -57,7 +58,6 @@ struct berth_state *berth_state_load (int dirfd, const char *id, berth_err *err)
 enum berth_status berth_state_status (int dirfd, const struct berth_state *st);
 
 /* Start time of pid (field 22 of /proc/PID/stat), 0 when gone or a zombie. */
-unsigned long long berth_proc_start_time (pid_t pid);
 
 /* Write `data` to dirfd/name by a temporary file and rename. */
 int berth_write_file_atomic (int dirfd, const char *name, const char *data, size_t len, mode_t mode, berth_err *err);

@@ -20,6 +20,7 @@
 
 #include "runtime/signals.h"
 #include "util/cleanup.h"
+#include "util/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -260,21 +261,6 @@ copy_window_size (int master)
     ioctl (master, TIOCSWINSZ, &ws);
 }
 
-static void
-write_all (int fd, const char *buf, size_t len)
-{
-  while (len > 0)
-    {
-      ssize_t n = write (fd, buf, len);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        return; /* stdout gone: keep draining the master, drop the bytes */
-      buf += n;
-      len -= (size_t)n;
-    }
-}
-
 static int
 relay_signals (struct relay *r, struct signal_forward *sf, berth_err *err)
 {
@@ -345,7 +331,7 @@ relay_from_master (struct relay *r)
       r->master_open = false; /* EIO: every peer fd is closed */
       return;
     }
-  write_all (STDOUT_FILENO, buf, (size_t)n);
+  (void)berth_write_all (STDOUT_FILENO, buf, (size_t)n); /* stdout gone: keep draining the master */
 }
 
 static int

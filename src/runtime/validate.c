@@ -13,24 +13,6 @@ has_ns (const struct berth_linux *lx, enum berth_ns_type t)
   return lx && lx->namespaces[t].present;
 }
 
-/* Which namespace isolates a sysctl: -1 when none does. */
-static int
-sysctl_namespace (const char *key)
-{
-  static const char *ipc_keys[] = { "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
-                                    "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced" };
-  for (size_t i = 0; i < sizeof (ipc_keys) / sizeof (ipc_keys[0]); i++)
-    if (strcmp (key, ipc_keys[i]) == 0)
-      return BERTH_NS_IPC;
-  if (strncmp (key, "fs.mqueue.", 10) == 0)
-    return BERTH_NS_IPC;
-  if (strncmp (key, "net.", 4) == 0)
-    return BERTH_NS_NET;
-  if (strcmp (key, "kernel.hostname") == 0 || strcmp (key, "kernel.domainname") == 0)
-    return BERTH_NS_UTS;
-  return -1;
-}
-
 static bool
 resctrl_mounted (void)
 {
@@ -73,7 +55,7 @@ validate_for_create (const struct berth_spec *s, bool systemd_cgroup, berth_err 
   for (size_t i = 0; lx && i < lx->n_sysctl; i++)
     {
       const char *key = lx->sysctl[i].key;
-      int ns = sysctl_namespace (key);
+      int ns = berth_sysctl_namespace (key);
       if (ns < 0)
         return berth_fail (err, 0, "linux.sysctl: sysctl \"%s\" is not in a separate kernel namespace", key);
       if (!has_ns (lx, ns))

@@ -208,3 +208,20 @@ spec_propagation_from_name (const char *name)
       return table[i].flag;
   return 0;
 }
+
+int
+berth_sysctl_namespace (const char *key)
+{
+  static const char *const ipc_keys[] = { "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+                                    "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced" };
+  for (size_t i = 0; i < sizeof (ipc_keys) / sizeof (ipc_keys[0]); i++)
+    if (strcmp (key, ipc_keys[i]) == 0)
+      return BERTH_NS_IPC;
+  if (strncmp (key, "fs.mqueue.", 10) == 0)
+    return BERTH_NS_IPC;
+  if (strncmp (key, "net.", 4) == 0)
+    return BERTH_NS_NET;
+  if (strcmp (key, "kernel.hostname") == 0 || strcmp (key, "kernel.domainname") == 0)
+    return BERTH_NS_UTS;
+  return -1;
+}

@@ -378,6 +378,9 @@ void berth_process_free (struct berth_process *process);
 /* Name <-> constant tables shared by the parser and the runtime. */
 int berth_ns_type_from_name (const char *name);               /* -1 when unknown */
 const char *berth_ns_type_name (enum berth_ns_type type);     /* "pid", "network", "mount" ... */
+/* Which namespace isolates the sysctl `key` (BERTH_NS_IPC, _NET, _UTS); -1
+ * when none does, so setting it would change the host. */
+int berth_sysctl_namespace (const char *key);
 const char *berth_hook_kind_name (enum berth_hook_kind kind); /* "prestart" ... */
 int berth_signal_from_name (const char *name);                /* "KILL", "SIGKILL", "9" -> 9; -1 when unknown */
 int berth_rlimit_from_name (const char *name);                /* "RLIMIT_NOFILE" -> RLIMIT_NOFILE; -1 */

@@ -57,3 +57,21 @@ berth_json_load_fd (int fd, const char *what, berth_err *err)
     berth_fail (err, 0, "%s is corrupt: line %d: %s", what, jerr.line, jerr.text);
   return doc;
 }
+
+int
+berth_write_all (int fd, const void *buf, size_t len)
+{
+  const char *p = buf;
+
+  while (len > 0)
+    {
+      ssize_t n = write (fd, p, len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return -1;
+      p += n;
+      len -= (size_t)n;
+    }
+  return 0;
+}

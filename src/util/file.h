@@ -14,4 +14,8 @@ char *berth_read_fd (int fd, size_t limit, size_t *len, const char *what, berth_
 /* Parse the JSON document in fd; errors name `what`. */
 json_t *berth_json_load_fd (int fd, const char *what, berth_err *err);
 
+/* write() until all of buf is written (retrying EINTR): 0, or -1 with
+ * errno.  Async-signal-safe. */
+int berth_write_all (int fd, const void *buf, size_t len);
+
 #endif
