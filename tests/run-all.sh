@@ -95,6 +95,8 @@ run_suite "image tests" tests/image
 run_suite "engine tests" tests/engines
 # pinned pod namespaces, pause process, CNI plugins
 run_suite "net tests" tests/net
+# berthd: the CRI server over gRPC, driven by a python3-grpcio client
+run_suite "cri tests" tests/cri
 
 # --- fuzz smoke (fuzz/smoke.sh: each libFuzzer target ~20 s; one test) --------
 if [ "${FUZZ_SMOKE:-1}" != 0 ]; then

@@ -103,6 +103,14 @@ struct berth_pull_opts
   bool no_unpack;                  /* only fetch blobs */
   berth_progress_fn progress;      /* called about 10 times a second; may be NULL */
   void *progress_user;
+  /* For callers that hold credentials in memory (berthd, from a CRI
+     request): used instead of auth_file.  NULL: none. */
+  const char *username, *password;
+  const char *registry_token; /* a bearer token sent from the first request */
+  /* "http[s]://host[:port]": the registry contacted instead of the one the
+     reference names (a mirror); the image keeps the reference's name.
+     NULL: the reference's host. */
+  const char *endpoint;
 };
 /* Pulls `ref` ("host[:port]/repo[:tag|@digest]") into the store and names it;
  * fills out (may be NULL). */

@@ -61,13 +61,33 @@ registry_init (struct registry *r, const struct image_reference *ref, const stru
   r->repo = strdup (ref->repo);
   r->auth_file = o->auth_file;
   r->ca_file = o->ca_file;
-  if (asprintf (&r->base, "%s://%s/v2/", insecure || host_is_loopback (ref->host) ? "http" : "https", ref->host) < 0)
-    abort ();
-  if (auth_file_lookup (o->auth_file, ref->host, &r->user, &r->pass, err) < 0)
+  if (o->endpoint)
+    {
+      /* A mirror: its URL says http or https itself. */
+      size_t n = strlen (o->endpoint);
+      while (n > 0 && o->endpoint[n - 1] == '/')
+        n--;
+      if (asprintf (&r->base, "%.*s/v2/", (int)n, o->endpoint) < 0)
+        abort ();
+    }
+  else
+    {
+      const char *scheme = insecure || host_is_loopback (ref->host) ? "http" : "https";
+      if (asprintf (&r->base, "%s://%s/v2/", scheme, ref->host) < 0)
+        abort ();
+    }
+  if (o->username)
+    {
+      r->user = strdup (o->username);
+      r->pass = strdup (o->password ? o->password : "");
+    }
+  else if (auth_file_lookup (o->auth_file, ref->host, &r->user, &r->pass, err) < 0)
     {
       registry_clear (r);
       return -1;
     }
+  if (o->registry_token && asprintf (&r->authz, "Authorization: Bearer %s", o->registry_token) < 0)
+    abort ();
   return 0;
 }
 

@@ -1,0 +1,271 @@
+"""Fixtures for the berthd CRI tests (run as root).
+
+- The CRI Python stubs are generated at session start with grpc_tools.protoc
+  from proto/cri-api.proto, stripped of the options Debian's protobuf does
+  not know by proto/strip-options.sh, into a temp dir (never committed).
+- The registries (Debian's docker-registry on 127.0.0.1) and the test
+  images come from tests/image (its conftest's Registry, images.py).
+- `berthd` is one berthd for the session with a private --address, --root,
+  --state and --config in a temp dir, stopped by pid at the end; its config
+  sends pulls for "registry.example" to the session registry (a mirror).
+- `cri` is a client on one persistent channel, as the kubelet keeps one.
+
+After each test the leak check fails it if berthd died, kept file
+descriptors it did not have before (connections, store files), or left a
+temporary in its store.
+"""
+
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import grpc
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+BUILD = os.environ.get("BUILD_DIR", "build")
+BERTHD = os.environ.get("BERTHD_BIN", os.path.join(REPO, BUILD, "src", "daemon", "berthd"))
+MIRRORED_HOST = "registry.example"
+
+# tests/image's helpers: its conftest is loaded under another module name
+# (ours is "conftest" too), and its directory goes on sys.path for images.py.
+sys.path.insert(0, os.path.join(REPO, "tests", "image"))
+_spec = importlib.util.spec_from_file_location("image_conftest", os.path.join(REPO, "tests", "image", "conftest.py"))
+image_conftest = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(image_conftest)
+import images  # noqa: E402  (tests/image/images.py)
+
+Registry = image_conftest.Registry
+free_port = image_conftest.free_port
+rmtree = image_conftest.rmtree
+
+
+def generate_stubs(out):
+    """api_pb2 and api_pb2_grpc from the repository's CRI proto."""
+    from grpc_tools import protoc
+
+    proto = os.path.join(out, "api.proto")
+    subprocess.run(["sh", os.path.join(REPO, "proto", "strip-options.sh"),
+                    os.path.join(REPO, "proto", "cri-api.proto"), proto], check=True)
+    rc = protoc.main(["protoc", f"-I{out}", f"--python_out={out}", f"--grpc_python_out={out}", proto])
+    if rc != 0:
+        raise RuntimeError(f"grpc_tools.protoc failed ({rc}) on {proto}")
+    sys.path.insert(0, out)
+    import api_pb2
+    import api_pb2_grpc
+    return api_pb2, api_pb2_grpc
+
+
+@pytest.fixture(scope="session")
+def session_tmp():
+    d = tempfile.mkdtemp(prefix="berth-cri-")
+    os.chmod(d, 0o755)
+    yield d
+    rmtree(d)
+
+
+@pytest.fixture(scope="session")
+def pb(session_tmp):
+    out = os.path.join(session_tmp, "stubs")
+    os.makedirs(out)
+    return generate_stubs(out)
+
+
+@pytest.fixture(scope="session")
+def registry_factory(session_tmp):
+    started = []
+
+    def make(auth=None):
+        r = Registry(tempfile.mkdtemp(prefix="reg-", dir=session_tmp), auth)
+        started.append(r)
+        return r
+
+    yield make
+    for r in started:
+        r.stop()
+
+
+@pytest.fixture(scope="session")
+def layouts(session_tmp):
+    base = os.path.join(session_tmp, "layouts")
+    out = {"busybox": os.path.join(base, "busybox")}
+    images.busybox_layout(out["busybox"], ref="1")
+    # One small image per User form CRI reports (uid, username, none).
+    for name, user in (("named", "nobody:nogroup"), ("nouser", "")):
+        lay = images.Layout(os.path.join(base, name))
+        t = images.Tar()
+        t.file(f"{name}.txt", name.encode() + b"\n")
+        cfg = dict(images.CONFIG, User=user)
+        lay.image([(t.bytes(), "gzip")], config=cfg, ref="1")
+        out[name] = lay.path
+    return out
+
+
+@pytest.fixture(scope="session")
+def registry(registry_factory, layouts):
+    r = registry_factory()
+    r.push(layouts["busybox"], "1", "test/busybox:1")
+    r.push(layouts["busybox"], "1", "test/busybox:latest")
+    r.push(layouts["named"], "1", "test/named:1")
+    r.push(layouts["nouser"], "1", "test/nouser:1")
+    return r
+
+
+class Berthd:
+    """One berthd process with private paths under `tmp`."""
+
+    def __init__(self, tmp, config=None, address=None):
+        self.tmp = tmp
+        self.address = address or os.path.join(tmp, "berthd.sock")
+        self.root = os.path.join(tmp, "root")
+        self.state = os.path.join(tmp, "state")
+        self.config_path = os.path.join(tmp, "berthd.json")
+        self.cni_dir = os.path.join(tmp, "cni")
+        os.makedirs(self.cni_dir, exist_ok=True)
+        cfg = {"cni": {"conf_dir": self.cni_dir, "bin_dir": "/usr/lib/cni"}}
+        cfg.update(config or {})
+        with open(self.config_path, "w") as f:
+            json.dump(cfg, f)
+        self.log_path = os.path.join(tmp, "berthd.log")
+        self.proc = None
+
+    def argv(self):
+        return [BERTHD, "--address", self.address, "--root", self.root, "--state", self.state,
+                "--config", self.config_path, "--debug"]
+
+    def start(self, timeout=20):
+        self.log = open(self.log_path, "a")
+        self.proc = subprocess.Popen(self.argv(), stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        # Ready when the socket accepts: a stale file may be there before.
+        deadline = time.time() + timeout
+        while not self.accepts():
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"berthd did not start (rc {self.proc.poll()}): {self.read_log()}")
+            time.sleep(0.02)
+        return self
+
+    def accepts(self):
+        with socket.socket(socket.AF_UNIX) as s:
+            try:
+                s.connect(self.address)
+                return True
+            except OSError:
+                return False
+
+    def read_log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self, timeout=20):
+        """SIGTERM by pid; returns the exit code."""
+        if self.proc is None:
+            return None
+        if self.log.closed:  # stopped already
+            return self.proc.returncode
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+    def fds(self):
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
+    def store_temporaries(self):
+        out = []
+        for sub in ("ingest", "snapshots"):
+            d = os.path.join(self.root, sub)
+            if os.path.isdir(d):
+                out += [os.path.join(sub, n) for n in os.listdir(d) if n.startswith("tmp")]
+        return out
+
+
+class Client:
+    def __init__(self, pb, address):
+        self.pb, self.grpc = pb
+        self.channel = grpc.insecure_channel(f"unix:{address}")
+        self.runtime = self.grpc.RuntimeServiceStub(self.channel)
+        self.image = self.grpc.ImageServiceStub(self.channel)
+
+    def raw(self, method, payload=b"", timeout=10):
+        """Calls `method` with raw bytes (for unknown methods, bad requests)."""
+        call = self.channel.unary_unary(method, request_serializer=None, response_deserializer=None)
+        return call(payload, timeout=timeout)
+
+    def close(self):
+        self.channel.close()
+
+
+@pytest.fixture(scope="session")
+def berthd(session_tmp, registry):
+    tmp = os.path.join(session_tmp, "berthd")
+    os.makedirs(tmp)
+    d = Berthd(tmp, {
+        "sandbox_image": f"{registry.host}/test/nouser:1",
+        "restrict_oom_score_adj": True,
+        "registries": {MIRRORED_HOST: {"mirror": f"http://{registry.host}"}},
+    }).start()
+    yield d
+    rc = d.stop()
+    assert rc == 0, f"berthd exited {rc}: {d.read_log()}"
+    assert not os.path.exists(d.address), "berthd left its socket"
+
+
+@pytest.fixture(scope="session")
+def cri_session(pb, berthd):
+    c = Client(pb, berthd.address)
+    c.runtime.Version(pb[0].VersionRequest(), timeout=10)  # connected before the baseline
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def cri(cri_session, berthd):
+    before = berthd.fds()
+    yield cri_session
+    assert berthd.proc.poll() is None, f"berthd died: {berthd.read_log()}"
+    # Connections of other channels close asynchronously: wait a little.
+    deadline = time.time() + 5
+    while berthd.fds() > before and time.time() < deadline:
+        time.sleep(0.05)
+    assert berthd.fds() <= before, f"berthd holds {berthd.fds() - before} more fds than before the test"
+    deadline = time.time() + 5
+    while berthd.store_temporaries() and time.time() < deadline:
+        time.sleep(0.05)
+    assert not berthd.store_temporaries(), f"store temporaries left: {berthd.store_temporaries()}"
+
+
+@pytest.fixture
+def spawn():
+    """Starts extra berthds (Berthd(...) arguments); each is stopped by
+    pid at the end of the test, whatever the test did."""
+    started = []
+
+    def make(*a, **kw):
+        d = Berthd(*a, **kw)
+        started.append(d)
+        return d.start()
+
+    yield make
+    for d in started:
+        d.stop()
+
+
+@pytest.fixture
+def tmp(session_tmp):
+    d = tempfile.mkdtemp(prefix="t-", dir=session_tmp)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
