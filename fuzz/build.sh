@@ -2,7 +2,7 @@
 # Build berth's libFuzzer targets with clang, ASan and UBSan.
 #   fuzz/build.sh [OUTDIR]     (default: build-fuzz, at the repository root)
 # Needs clang and libclang-rt-dev (Debian: apt-get install clang libclang-rt-14-dev),
-# and the -dev packages meson needs (jansson, libseccomp, libcap, libmnl).
+# and the -dev packages meson needs (jansson, libseccomp, libcap, libnl-3).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
@@ -12,8 +12,8 @@ mkdir -p "$out/obj"
 
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 cflags="-g -O1 -std=gnu11 -D_GNU_SOURCE -DBERTH_VERSION=\"fuzz\" -I$repo/src $san -fsanitize=fuzzer-no-link"
-cflags="$cflags $(pkg-config --cflags jansson libseccomp libcap libmnl)"
-libs="$(pkg-config --libs jansson libseccomp libcap libmnl)"
+cflags="$cflags $(pkg-config --cflags jansson libseccomp libcap libnl-3.0)"
+libs="$(pkg-config --libs jansson libseccomp libcap libnl-3.0)"
 
 objs=""
 for f in "$repo"/src/util/*.c "$repo"/src/spec/*.c "$repo"/src/runtime/*.c; do

@@ -8,7 +8,7 @@ set -euo pipefail
 PACKAGES=(
 	# build
 	build-essential pkg-config meson ninja-build
-	libjansson-dev libseccomp-dev libcap-dev libmnl-dev
+	libjansson-dev libseccomp-dev libcap-dev libnl-3-dev
 	# tests
 	libcmocka-dev python3-pytest busybox-static iproute2 util-linux procps strace valgrind
 	# the fuzz smoke step (fuzz/smoke.sh): clang with libFuzzer and the sanitizers

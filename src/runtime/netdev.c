@@ -1,4 +1,4 @@
-/* linux.netDevices over rtnetlink; the steps are listed in netdev.h. */
+/* linux.netDevices over rtnetlink (libnl-3); the steps are listed in netdev.h. */
 #include "runtime/netdev.h"
 
 #include <arpa/inet.h>
@@ -15,20 +15,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <netlink/attr.h>
+#include <netlink/errno.h>
+#include <netlink/handlers.h>
+#include <netlink/msg.h>
+#include <netlink/netlink.h>
+#include <netlink/socket.h>
 
 #include "util/cleanup.h"
 
 #define NETDEVS "linux.netDevices"
 #define NETDEV_PATH NETDEVS "[\"%s\"]"
-
-/* Large enough for one dump batch: the kernel sizes those to the reader's
-   buffer, up to 32 KiB. */
-#define NL_RECV_SIZE 32768
 
 /* Address flags that are configuration, not state: kept on the copy. */
 #define ADDR_KEEP_FLAGS                                                                                                \
@@ -169,53 +170,258 @@ netdev_list_free (struct netdev_list *l)
 
 /* ---- rtnetlink ---------------------------------------------------------- */
 
-struct nl
-{
-  struct mnl_socket *sock;
-  unsigned int seq;
-};
+/* One request at a time per socket: nlc_request() sends it (libnl adds
+   NLM_F_REQUEST | NLM_F_ACK and the sequence number, and checks the
+   answers' numbers) and reads until the request is finished:
+
+     request ──▶ kernel
+             ◀── RTM_NEW* ...         NL_CB_VALID: the request's data callback
+             ◀── NLMSG_ERROR, 0       NL_CB_ACK: done
+             ◀── NLMSG_ERROR, -errno  NL_CB_MSG_IN (extended ack text), then
+                                      the error callback: done, failed
+             ◀── NLMSG_DONE [-errno]  NL_CB_FINISH: the end of a dump
+                                      (dumps get no ack)
+             ◀── NLMSG_OVERRUN        NL_CB_OVERRUN: failed (ENOBUFS)
+
+   nl_recvmsgs() returns after each datagram that does not end a multipart
+   message, so a reply and its ack take two calls: the loop runs until one
+   of the callbacks marks the request done. */
+
+typedef int (*nlc_data_fn) (struct nlmsghdr *nlh, void *data);
 
 /* What one request got back. */
-struct nl_reply
+struct nlc_reply
 {
-  int error;     /* errno from the kernel's answer, 0 on success */
+  int error;     /* errno from the kernel's answer or from libnl, 0 on success */
   char msg[160]; /* the kernel's extended-ack text, "" when none */
-  mnl_cb_t data_cb;
+  bool done;
+  unsigned int seq;
+  nlc_data_fn data_cb;
   void *data;
 };
 
-static void
-nl_close (struct nl *s)
+struct nlc
 {
-  if (s->sock != NULL)
-    mnl_socket_close (s->sock);
-  s->sock = NULL;
+  struct nl_sock *sock;
+  struct nl_cb *cb;
+  struct nlc_reply *cur; /* the request being answered */
+};
+
+static void
+nlmsg_freep (struct nl_msg **m)
+{
+  nlmsg_free (*m);
+}
+#define cleanup_nlmsg __attribute__ ((cleanup (nlmsg_freep)))
+
+/* libnl returns its own codes (-NLE_*), also for failed system calls:
+   back to errno, so that every message ends in strerror as the kernel's
+   answers do.  libnl 3.7 has no such function. */
+static int
+nlerr_errno (int nlerr)
+{
+  switch (nlerr < 0 ? -nlerr : nlerr)
+    {
+    case NLE_NOMEM:
+      return ENOMEM;
+    case NLE_AGAIN:
+      return EAGAIN;
+    case NLE_BAD_SOCK:
+      return EBADF;
+    case NLE_EXIST:
+      return EEXIST;
+    case NLE_INVAL:
+      return EINVAL;
+    case NLE_RANGE:
+      return ERANGE;
+    case NLE_MSGSIZE:
+      return EMSGSIZE;
+    case NLE_OPNOTSUPP:
+      return EOPNOTSUPP;
+    case NLE_AF_NOSUPPORT:
+      return EAFNOSUPPORT;
+    case NLE_OBJ_NOTFOUND:
+      return ENOENT;
+    case NLE_NOATTR:
+      return ENODATA;
+    case NLE_NOACCESS:
+      return EACCES;
+    case NLE_PERM:
+      return EPERM;
+    case NLE_PKTLOC_FILE:
+      return ENOENT;
+    case NLE_PROTO_MISMATCH:
+      return EPROTONOSUPPORT;
+    case NLE_NOADDR:
+      return EADDRNOTAVAIL;
+    case NLE_BUSY:
+      return EBUSY;
+    case NLE_NODEV:
+      return ENODEV;
+    case NLE_INTR:
+      return EINTR;
+    case NLE_MSG_OVERFLOW:
+      return ENOBUFS;
+    case NLE_MSG_TRUNC:
+    case NLE_MSG_TOOSHORT:
+      return EBADMSG;
+    default:
+      return EPROTO;
+    }
+}
+
+/* The text of an NLMSG_ERROR's extended ack (NETLINK_EXT_ACK): the TLVs
+   follow the echoed request, or only its header when capped.  libnl 3.7
+   does not parse them itself. */
+static void
+ext_ack_text (struct nlmsghdr *nlh, char *out, size_t size)
+{
+  static struct nla_policy policy[NLMSGERR_ATTR_MAX + 1] = { [NLMSGERR_ATTR_MSG] = { .type = NLA_STRING } };
+  struct nlattr *tb[NLMSGERR_ATTR_MAX + 1];
+  const struct nlmsgerr *e = nlmsg_data (nlh);
+  size_t off = sizeof (*e);
+
+  if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS) || nlmsg_datalen (nlh) < (int)sizeof (*e) || e->error == 0)
+    return;
+  if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+    {
+      if (e->msg.nlmsg_len < NLMSG_HDRLEN)
+        return;
+      off += e->msg.nlmsg_len - NLMSG_HDRLEN;
+    }
+  if (off > (size_t)nlmsg_datalen (nlh))
+    return;
+  if (nlmsg_parse (nlh, (int)off, tb, NLMSGERR_ATTR_MAX, policy) == 0 && tb[NLMSGERR_ATTR_MSG] != NULL)
+    snprintf (out, size, "%s", nla_get_string (tb[NLMSGERR_ATTR_MSG]));
+}
+
+/* Every message, before libnl's checks: the error callback below gets only
+   the struct nlmsgerr, not the flags and TLVs around it. */
+static int
+nlc_msg_in_cb (struct nl_msg *msg, void *arg)
+{
+  struct nlc *s = arg;
+  struct nlmsghdr *nlh = nlmsg_hdr (msg);
+
+  if (s->cur != NULL && nlh->nlmsg_type == NLMSG_ERROR && nlh->nlmsg_seq == s->cur->seq)
+    ext_ack_text (nlh, s->cur->msg, sizeof (s->cur->msg));
+  return NL_OK;
 }
 
 static int
-nl_open (struct nl *s, berth_err *err)
+nlc_error_cb (struct sockaddr_nl *who, struct nlmsgerr *e, void *arg)
 {
-  int one = 1;
+  struct nlc *s = arg;
 
-  s->seq = 0;
-  s->sock = mnl_socket_open2 (NETLINK_ROUTE, SOCK_CLOEXEC);
-  if (s->sock == NULL)
-    return berth_fail (err, errno, "open rtnetlink socket");
-  /* Best effort: the kernel then says why a request failed. */
-  (void)mnl_socket_setsockopt (s->sock, NETLINK_EXT_ACK, &one, sizeof (one));
-  if (mnl_socket_bind (s->sock, 0, MNL_SOCKET_AUTOPID) < 0)
+  (void)who;
+  s->cur->error = -e->error;
+  s->cur->done = true;
+  return NL_STOP;
+}
+
+static int
+nlc_ack_cb (struct nl_msg *msg, void *arg)
+{
+  struct nlc *s = arg;
+
+  (void)msg;
+  s->cur->done = true;
+  return NL_STOP;
+}
+
+/* The end of a dump; a failed dump puts its error here. */
+static int
+nlc_finish_cb (struct nl_msg *msg, void *arg)
+{
+  struct nlc *s = arg;
+  struct nlmsghdr *nlh = nlmsg_hdr (msg);
+  int code;
+
+  if (nlmsg_datalen (nlh) >= (int)sizeof (code))
     {
-      int saved = errno;
-      nl_close (s);
-      return berth_fail (err, saved, "bind rtnetlink socket");
+      memcpy (&code, nlmsg_data (nlh), sizeof (code));
+      if (code < 0)
+        s->cur->error = -code;
     }
+  s->cur->done = true;
+  return NL_STOP;
+}
+
+static int
+nlc_overrun_cb (struct nl_msg *msg, void *arg)
+{
+  struct nlc *s = arg;
+
+  (void)msg;
+  s->cur->error = ENOBUFS;
+  s->cur->done = true;
+  return NL_STOP;
+}
+
+static int
+nlc_valid_cb (struct nl_msg *msg, void *arg)
+{
+  struct nlc *s = arg;
+
+  return s->cur->data_cb != NULL ? s->cur->data_cb (nlmsg_hdr (msg), s->cur->data) : NL_OK;
+}
+
+/* A link that changed during a dump marks the rest of it "interrupted";
+   the moves re-check by name, as before libnl. */
+static int
+nlc_dump_intr_cb (struct nl_msg *msg, void *arg)
+{
+  (void)msg;
+  (void)arg;
+  return NL_OK;
+}
+
+static void
+nlc_close (struct nlc *s)
+{
+  nl_socket_free (s->sock); /* closes the fd; NULL is fine */
+  nl_cb_put (s->cb);
+  s->sock = NULL;
+  s->cb = NULL;
+}
+
+static int
+nlc_open (struct nlc *s, berth_err *err)
+{
+  int one = 1, ret;
+
+  *s = (struct nlc){ 0 };
+  /* NL_CB_CUSTOM: no default handler (nor the NLCB environment variable's
+     verbose or debug ones) is installed. */
+  s->cb = nl_cb_alloc (NL_CB_CUSTOM);
+  if (s->cb == NULL)
+    abort ();
+  nl_cb_set (s->cb, NL_CB_MSG_IN, NL_CB_CUSTOM, nlc_msg_in_cb, s);
+  nl_cb_set (s->cb, NL_CB_VALID, NL_CB_CUSTOM, nlc_valid_cb, s);
+  nl_cb_set (s->cb, NL_CB_ACK, NL_CB_CUSTOM, nlc_ack_cb, s);
+  nl_cb_set (s->cb, NL_CB_FINISH, NL_CB_CUSTOM, nlc_finish_cb, s);
+  nl_cb_set (s->cb, NL_CB_OVERRUN, NL_CB_CUSTOM, nlc_overrun_cb, s);
+  nl_cb_set (s->cb, NL_CB_DUMP_INTR, NL_CB_CUSTOM, nlc_dump_intr_cb, s);
+  nl_cb_err (s->cb, NL_CB_CUSTOM, nlc_error_cb, s);
+  s->sock = nl_socket_alloc_cb (s->cb);
+  if (s->sock == NULL)
+    abort ();
+  /* An O_CLOEXEC socket, bound to a port libnl picks. */
+  ret = nl_connect (s->sock, NETLINK_ROUTE);
+  if (ret < 0)
+    {
+      nlc_close (s);
+      return berth_fail (err, nlerr_errno (ret), "open rtnetlink socket");
+    }
+  /* Best effort: the kernel then says why a request failed. */
+  (void)setsockopt (nl_socket_get_fd (s->sock), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof (one));
   return 0;
 }
 
 /* A netlink socket belongs to the namespace it was made in: make one in
    nsfd's, then come back. */
 static int
-nl_open_in (struct nl *s, int nsfd, berth_err *err)
+nlc_open_in (struct nlc *s, int nsfd, berth_err *err)
 {
   cleanup_close int self = open ("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   int ret;
@@ -224,120 +430,52 @@ nl_open_in (struct nl *s, int nsfd, berth_err *err)
     return berth_fail (err, errno, "open /proc/thread-self/ns/net");
   if (setns (nsfd, CLONE_NEWNET) < 0)
     return berth_fail (err, errno, NETDEVS ": enter the container's network namespace");
-  ret = nl_open (s, err);
+  ret = nlc_open (s, err);
   if (setns (self, CLONE_NEWNET) < 0)
     {
-      nl_close (s);
+      nlc_close (s);
       return berth_fail (err, errno, NETDEVS ": return to the runtime's network namespace");
     }
   return ret;
 }
 
+/* Send req and feed the answers to cb until the ack, an error or the end
+   of a dump (see the top of this section).  Returns 0, or -1 with
+   r->error set. */
 static int
-nl_error_cb (const struct nlmsghdr *nlh, void *data)
+nlc_request (struct nlc *s, struct nl_msg *req, nlc_data_fn cb, void *data, struct nlc_reply *r)
 {
-  struct nl_reply *r = data;
-  const struct nlmsgerr *e = mnl_nlmsg_get_payload (nlh);
-  const struct nlattr *a;
-  size_t off = sizeof (*e);
-
-  if (nlh->nlmsg_len < mnl_nlmsg_size (sizeof (*e)))
-    {
-      r->error = EBADMSG;
-      return MNL_CB_STOP;
-    }
-  r->error = -e->error;
-  if (e->error == 0 || !(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
-    return MNL_CB_STOP;
-  /* The TLVs follow the echoed request, or only its header when capped. */
-  if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-    off += e->msg.nlmsg_len - sizeof (struct nlmsghdr);
-  mnl_attr_for_each (a, nlh, off)
-  {
-    if (mnl_attr_get_type (a) == NLMSGERR_ATTR_MSG && mnl_attr_validate (a, MNL_TYPE_NUL_STRING) == 0)
-      snprintf (r->msg, sizeof (r->msg), "%s", mnl_attr_get_str (a));
-  }
-  return MNL_CB_STOP;
-}
-
-/* The end of a dump; a failed dump puts its error here. */
-static int
-nl_done_cb (const struct nlmsghdr *nlh, void *data)
-{
-  struct nl_reply *r = data;
-
-  if (mnl_nlmsg_get_payload_len (nlh) >= sizeof (int) && *(const int *)mnl_nlmsg_get_payload (nlh) < 0)
-    r->error = -*(const int *)mnl_nlmsg_get_payload (nlh);
-  return MNL_CB_STOP;
-}
-
-static int
-nl_overrun_cb (const struct nlmsghdr *nlh, void *data)
-{
-  struct nl_reply *r = data;
-
-  (void)nlh;
-  r->error = ENOBUFS;
-  return MNL_CB_STOP;
-}
-
-static int
-nl_data_cb (const struct nlmsghdr *nlh, void *data)
-{
-  struct nl_reply *r = data;
-
-  return r->data_cb != NULL ? r->data_cb (nlh, r->data) : MNL_CB_OK;
-}
-
-/* Send req (acked) and feed the answers to cb until the ack, an error or
-   the end of a dump.  Returns 0, or -1 with r->error set. */
-static int
-nl_request (struct nl *s, struct nlmsghdr *req, mnl_cb_t cb, void *data, struct nl_reply *r)
-{
-  cleanup_free char *buf = malloc (NL_RECV_SIZE);
-  /* Types given an array slot get no libmnl default: DONE must stop too. */
-  mnl_cb_t ctl[NLMSG_MIN_TYPE]
-      = { [NLMSG_ERROR] = nl_error_cb, [NLMSG_DONE] = nl_done_cb, [NLMSG_OVERRUN] = nl_overrun_cb };
-  unsigned int portid = mnl_socket_get_portid (s->sock);
   int ret;
 
-  if (buf == NULL)
-    abort ();
-  *r = (struct nl_reply){ .data_cb = cb, .data = data };
-  req->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-  req->nlmsg_seq = ++s->seq;
-  if (mnl_socket_sendto (s->sock, req, req->nlmsg_len) < 0)
+  *r = (struct nlc_reply){ .data_cb = cb, .data = data };
+  s->cur = r;
+  ret = nl_send_auto (s->sock, req);
+  if (ret < 0)
+    r->error = nlerr_errno (ret);
+  r->seq = nlmsg_hdr (req)->nlmsg_seq;
+  while (ret >= 0 && !r->done)
     {
-      r->error = errno;
-      return -1;
-    }
-  do
-    {
-      ssize_t n = mnl_socket_recvfrom (s->sock, buf, NL_RECV_SIZE);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
+      ret = nl_recvmsgs_report (s->sock, s->cb);
+      /* An error the kernel sent is already in r; libnl's own (a short
+         read, a sequence number out of order) is not. */
+      if (ret < 0 && r->error == 0)
+        r->error = nlerr_errno (ret);
+      else if (ret == 0 && !r->done)
         {
-          r->error = errno;
-          return -1;
-        }
-      ret = mnl_cb_run2 (buf, (size_t)n, req->nlmsg_seq, portid, nl_data_cb, r, ctl, MNL_ARRAY_SIZE (ctl));
-      if (ret < 0)
-        {
-          r->error = errno ? errno : EPROTO;
-          return -1;
+          r->error = EPROTO;
+          ret = -1;
         }
     }
-  while (ret > MNL_CB_STOP);
+  s->cur = NULL;
   return r->error ? -1 : 0;
 }
 
 /* "<context>[: <kernel text>]: <strerror>" */
-static int nl_fail (berth_err *err, const struct nl_reply *r, const char *fmt, ...)
+static int nlc_fail (berth_err *err, const struct nlc_reply *r, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
 
 static int
-nl_fail (berth_err *err, const struct nl_reply *r, const char *fmt, ...)
+nlc_fail (berth_err *err, const struct nlc_reply *r, const char *fmt, ...)
 {
   cleanup_free char *ctx = NULL;
   va_list ap;
@@ -349,42 +487,59 @@ nl_fail (berth_err *err, const struct nl_reply *r, const char *fmt, ...)
   return berth_fail (err, r->error, "%s%s%s", ctx, r->msg[0] ? ": " : "", r->msg);
 }
 
-static struct nlmsghdr *
-put_ifinfo (char *buf, uint16_t type, uint16_t flags, int index)
+/* A request's attributes fit easily in libnl's default page-sized message;
+   a failed put is reported like a kernel error all the same. */
+static int
+put_failed (struct nlc_reply *r)
 {
-  struct nlmsghdr *nlh = mnl_nlmsg_put_header (buf);
-  struct ifinfomsg *ifi;
+  *r = (struct nlc_reply){ .error = EMSGSIZE };
+  return -1;
+}
 
-  nlh->nlmsg_type = type;
-  nlh->nlmsg_flags = flags;
-  ifi = mnl_nlmsg_put_extra_header (nlh, sizeof (*ifi));
-  ifi->ifi_family = AF_UNSPEC;
-  ifi->ifi_index = index;
-  return nlh;
+static struct nl_msg *
+ifinfo_msg (int type, int flags, int index)
+{
+  struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = index };
+  struct nl_msg *m = nlmsg_alloc_simple (type, flags);
+
+  if (m == NULL || nlmsg_append (m, &ifi, sizeof (ifi), NLMSG_ALIGNTO) < 0)
+    abort ();
+  return m;
+}
+
+/* An attribute's string, or NULL when it is not NUL-terminated. */
+static const char *
+attr_str (const struct nlattr *a)
+{
+  const char *p;
+
+  if (a == NULL || nla_len (a) <= 0)
+    return NULL;
+  p = nla_data (a);
+  return p[nla_len (a) - 1] == '\0' ? p : NULL;
 }
 
 /* ---- links -------------------------------------------------------------- */
 
 static int
-link_index_cb (const struct nlmsghdr *nlh, void *data)
+link_index_cb (struct nlmsghdr *nlh, void *data)
 {
-  const struct ifinfomsg *ifi = mnl_nlmsg_get_payload (nlh);
+  const struct ifinfomsg *ifi = nlmsg_data (nlh);
 
-  if (nlh->nlmsg_type == RTM_NEWLINK)
+  if (nlh->nlmsg_type == RTM_NEWLINK && nlmsg_datalen (nlh) >= (int)sizeof (*ifi))
     *(int *)data = ifi->ifi_index;
-  return MNL_CB_OK;
+  return NL_OK;
 }
 
 static int
-link_index (struct nl *s, const char *name, int *index, struct nl_reply *r)
+link_index (struct nlc *s, const char *name, int *index, struct nlc_reply *r)
 {
-  char buf[MNL_SOCKET_BUFFER_SIZE];
-  struct nlmsghdr *nlh = put_ifinfo (buf, RTM_GETLINK, 0, 0);
+  cleanup_nlmsg struct nl_msg *m = ifinfo_msg (RTM_GETLINK, 0, 0);
 
-  mnl_attr_put_strz (nlh, IFLA_IFNAME, name);
-  mnl_attr_put_u32 (nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
   *index = 0;
-  if (nl_request (s, nlh, link_index_cb, index, r) < 0)
+  if (nla_put_string (m, IFLA_IFNAME, name) < 0 || nla_put_u32 (m, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS) < 0)
+    return put_failed (r);
+  if (nlc_request (s, m, link_index_cb, index, r) < 0)
     return -1;
   if (*index <= 0)
     {
@@ -405,35 +560,32 @@ struct target_scan
 };
 
 static int
-target_scan_cb (const struct nlmsghdr *nlh, void *data)
+target_scan_cb (struct nlmsghdr *nlh, void *data)
 {
   struct target_scan *t = data;
-  const struct ifinfomsg *ifi = mnl_nlmsg_get_payload (nlh);
-  const struct nlattr *a;
+  const struct ifinfomsg *ifi = nlmsg_data (nlh);
+  const char *name;
 
-  if (nlh->nlmsg_type != RTM_NEWLINK)
-    return MNL_CB_OK;
+  if (nlh->nlmsg_type != RTM_NEWLINK || nlmsg_datalen (nlh) < (int)sizeof (*ifi))
+    return NL_OK;
   if (ifi->ifi_index == t->want_index)
     t->index_taken = true;
   if (ifi->ifi_index > t->max_index)
     t->max_index = ifi->ifi_index;
-  mnl_attr_for_each (a, nlh, sizeof (*ifi))
-  {
-    if (mnl_attr_get_type (a) == IFLA_IFNAME && t->name != NULL && mnl_attr_validate (a, MNL_TYPE_NUL_STRING) == 0
-        && strcmp (mnl_attr_get_str (a), t->name) == 0)
-      t->name_taken = true;
-  }
-  return MNL_CB_OK;
+  name = attr_str (nlmsg_find_attr (nlh, sizeof (*ifi), IFLA_IFNAME));
+  if (t->name != NULL && name != NULL && strcmp (name, t->name) == 0)
+    t->name_taken = true;
+  return NL_OK;
 }
 
 static int
-target_scan (struct nl *s, struct target_scan *t, struct nl_reply *r)
+target_scan (struct nlc *s, struct target_scan *t, struct nlc_reply *r)
 {
-  char buf[MNL_SOCKET_BUFFER_SIZE];
-  struct nlmsghdr *nlh = put_ifinfo (buf, RTM_GETLINK, NLM_F_DUMP, 0);
+  cleanup_nlmsg struct nl_msg *m = ifinfo_msg (RTM_GETLINK, NLM_F_DUMP, 0);
 
-  mnl_attr_put_u32 (nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
-  return nl_request (s, nlh, target_scan_cb, t, r);
+  if (nla_put_u32 (m, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS) < 0)
+    return put_failed (r);
+  return nlc_request (s, m, target_scan_cb, t, r);
 }
 
 /* Move and rename in one request.  The kernel renames after the move, in
@@ -441,27 +593,30 @@ target_scan (struct nl *s, struct target_scan *t, struct nl_reply *r)
    is given.  IFLA_NEW_IFINDEX makes the index known (and fails rather than
    picking another one), so the device can be found for a `%d` name. */
 static int
-link_move (struct nl *s, int index, int nsfd, const char *name, int new_index, struct nl_reply *r)
+link_move (struct nlc *s, int index, int nsfd, const char *name, int new_index, struct nlc_reply *r)
 {
-  char buf[MNL_SOCKET_BUFFER_SIZE];
-  struct nlmsghdr *nlh = put_ifinfo (buf, RTM_SETLINK, 0, index);
+  cleanup_nlmsg struct nl_msg *m = ifinfo_msg (RTM_SETLINK, 0, index);
 
-  mnl_attr_put_u32 (nlh, IFLA_NET_NS_FD, (uint32_t)nsfd);
-  mnl_attr_put_strz (nlh, IFLA_IFNAME, name);
-  mnl_attr_put_u32 (nlh, IFLA_NEW_IFINDEX, (uint32_t)new_index);
-  return nl_request (s, nlh, NULL, NULL, r);
+  if (nla_put_u32 (m, IFLA_NET_NS_FD, (uint32_t)nsfd) < 0 || nla_put_string (m, IFLA_IFNAME, name) < 0
+      || nla_put_u32 (m, IFLA_NEW_IFINDEX, (uint32_t)new_index) < 0)
+    return put_failed (r);
+  return nlc_request (s, m, NULL, NULL, r);
 }
 
 static int
-link_set_up (struct nl *s, int index, struct nl_reply *r)
+link_set_up (struct nlc *s, int index, struct nlc_reply *r)
 {
-  char buf[MNL_SOCKET_BUFFER_SIZE];
-  struct nlmsghdr *nlh = put_ifinfo (buf, RTM_SETLINK, 0, index);
-  struct ifinfomsg *ifi = mnl_nlmsg_get_payload (nlh);
+  cleanup_nlmsg struct nl_msg *m = nlmsg_alloc_simple (RTM_SETLINK, 0);
+  struct ifinfomsg ifi = {
+    .ifi_family = AF_UNSPEC,
+    .ifi_index = index,
+    .ifi_flags = IFF_UP,
+    .ifi_change = IFF_UP,
+  };
 
-  ifi->ifi_change = IFF_UP;
-  ifi->ifi_flags = IFF_UP;
-  return nl_request (s, nlh, NULL, NULL, r);
+  if (m == NULL || nlmsg_append (m, &ifi, sizeof (ifi), NLMSG_ALIGNTO) < 0)
+    abort ();
+  return nlc_request (s, m, NULL, NULL, r);
 }
 
 /* ---- addresses ---------------------------------------------------------- */
@@ -486,32 +641,26 @@ addr_copies_free (struct addr_copies *c)
 }
 
 static uint32_t
-addr_flags (const struct nlmsghdr *nlh)
+addr_flags (struct nlmsghdr *nlh)
 {
-  const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload (nlh);
-  const struct nlattr *a;
-  uint32_t flags = ifa->ifa_flags;
+  const struct ifaddrmsg *ifa = nlmsg_data (nlh);
+  struct nlattr *a = nlmsg_find_attr (nlh, sizeof (*ifa), IFA_FLAGS);
 
   /* IFA_FLAGS carries all 32 bits; ifa_flags only the low 8. */
-  mnl_attr_for_each (a, nlh, sizeof (*ifa))
-  {
-    if (mnl_attr_get_type (a) == IFA_FLAGS && mnl_attr_validate (a, MNL_TYPE_U32) == 0)
-      flags = mnl_attr_get_u32 (a);
-  }
-  return flags;
+  return a != NULL && nla_len (a) >= (int)sizeof (uint32_t) ? nla_get_u32 (a) : ifa->ifa_flags;
 }
 
 static int
-addr_copy_cb (const struct nlmsghdr *nlh, void *data)
+addr_copy_cb (struct nlmsghdr *nlh, void *data)
 {
   struct addr_copies *c = data;
-  const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload (nlh);
+  const struct ifaddrmsg *ifa = nlmsg_data (nlh);
   struct nlmsghdr **grown;
   struct nlmsghdr *copy;
 
-  if (nlh->nlmsg_type != RTM_NEWADDR || (int)ifa->ifa_index != c->index || ifa->ifa_scope != RT_SCOPE_UNIVERSE
-      || !(addr_flags (nlh) & IFA_F_PERMANENT))
-    return MNL_CB_OK;
+  if (nlh->nlmsg_type != RTM_NEWADDR || nlmsg_datalen (nlh) < (int)sizeof (*ifa) || (int)ifa->ifa_index != c->index
+      || ifa->ifa_scope != RT_SCOPE_UNIVERSE || !(addr_flags (nlh) & IFA_F_PERMANENT))
+    return NL_OK;
   grown = realloc (c->msgs, (c->n + 1) * sizeof (*c->msgs));
   copy = malloc (nlh->nlmsg_len);
   if (grown == NULL || copy == NULL)
@@ -519,39 +668,33 @@ addr_copy_cb (const struct nlmsghdr *nlh, void *data)
   memcpy (copy, nlh, nlh->nlmsg_len);
   c->msgs = grown;
   c->msgs[c->n++] = copy;
-  return MNL_CB_OK;
+  return NL_OK;
 }
 
 static int
-addr_collect (struct nl *s, struct addr_copies *c, struct nl_reply *r)
+addr_collect (struct nlc *s, struct addr_copies *c, struct nlc_reply *r)
 {
-  char buf[MNL_SOCKET_BUFFER_SIZE];
-  struct nlmsghdr *nlh = mnl_nlmsg_put_header (buf);
-  struct ifaddrmsg *ifa;
+  cleanup_nlmsg struct nl_msg *m = nlmsg_alloc_simple (RTM_GETADDR, NLM_F_DUMP);
+  struct ifaddrmsg ifa = { .ifa_family = AF_UNSPEC };
 
-  nlh->nlmsg_type = RTM_GETADDR;
-  nlh->nlmsg_flags = NLM_F_DUMP;
-  ifa = mnl_nlmsg_put_extra_header (nlh, sizeof (*ifa));
-  ifa->ifa_family = AF_UNSPEC;
-  return nl_request (s, nlh, addr_copy_cb, c, r);
+  if (m == NULL || nlmsg_append (m, &ifa, sizeof (ifa), NLMSG_ALIGNTO) < 0)
+    abort ();
+  return nlc_request (s, m, addr_copy_cb, c, r);
 }
 
 /* "10.1.2.3/24" for messages. */
 static void
-addr_text (const struct nlmsghdr *orig, char *out, size_t size)
+addr_text (struct nlmsghdr *orig, char *out, size_t size)
 {
-  const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload (orig);
-  const struct nlattr *a;
-  const void *bytes = NULL;
+  const struct ifaddrmsg *ifa = nlmsg_data (orig);
+  struct nlattr *a = nlmsg_find_attr (orig, sizeof (*ifa), IFA_LOCAL);
+  int need = ifa->ifa_family == AF_INET6 ? 16 : 4;
   char ip[INET6_ADDRSTRLEN] = "?";
 
-  mnl_attr_for_each (a, orig, sizeof (*ifa))
-  {
-    if (mnl_attr_get_type (a) == IFA_LOCAL || (mnl_attr_get_type (a) == IFA_ADDRESS && bytes == NULL))
-      bytes = mnl_attr_get_payload (a);
-  }
-  if (bytes != NULL)
-    inet_ntop (ifa->ifa_family, bytes, ip, sizeof (ip));
+  if (a == NULL)
+    a = nlmsg_find_attr (orig, sizeof (*ifa), IFA_ADDRESS);
+  if (a != NULL && nla_len (a) >= need)
+    inet_ntop (ifa->ifa_family, nla_data (a), ip, sizeof (ip));
   snprintf (out, size, "%s/%u", ip, ifa->ifa_prefixlen);
 }
 
@@ -559,23 +702,22 @@ addr_text (const struct nlmsghdr *orig, char *out, size_t size)
    the host interface), IFA_CACHEINFO (lifetimes: the address is permanent)
    and kernel state among the flags. */
 static int
-addr_add (struct nl *s, const struct nlmsghdr *orig, int index, struct nl_reply *r)
+addr_add (struct nlc *s, struct nlmsghdr *orig, int index, struct nlc_reply *r)
 {
-  char buf[MNL_SOCKET_BUFFER_SIZE];
-  const struct ifaddrmsg *from = mnl_nlmsg_get_payload (orig);
-  struct nlmsghdr *nlh = mnl_nlmsg_put_header (buf);
-  struct ifaddrmsg *ifa;
-  const struct nlattr *a;
+  cleanup_nlmsg struct nl_msg *m = nlmsg_alloc_simple (RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
+  struct ifaddrmsg ifa = *(const struct ifaddrmsg *)nlmsg_data (orig);
+  struct nlattr *a;
+  int rem, ret = 0;
 
-  nlh->nlmsg_type = RTM_NEWADDR;
-  nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-  ifa = mnl_nlmsg_put_extra_header (nlh, sizeof (*ifa));
-  *ifa = *from;
-  ifa->ifa_index = (uint32_t)index;
-  ifa->ifa_flags &= ADDR_KEEP_FLAGS & 0xff;
-  mnl_attr_for_each (a, orig, sizeof (*from))
+  if (m == NULL)
+    abort ();
+  ifa.ifa_index = (uint32_t)index;
+  ifa.ifa_flags &= ADDR_KEEP_FLAGS & 0xff;
+  if (nlmsg_append (m, &ifa, sizeof (ifa), NLMSG_ALIGNTO) < 0)
+    abort ();
+  nlmsg_for_each_attr (a, orig, sizeof (ifa), rem)
   {
-    switch (mnl_attr_get_type (a))
+    switch (nla_type (a))
       {
       case IFA_ADDRESS:
       case IFA_LOCAL:
@@ -583,48 +725,48 @@ addr_add (struct nl *s, const struct nlmsghdr *orig, int index, struct nl_reply 
       case IFA_ANYCAST:
       case IFA_RT_PRIORITY:
       case IFA_PROTO:
-        if (mnl_attr_get_payload_len (a) > MNL_SOCKET_BUFFER_SIZE / 4)
-          break;
-        mnl_attr_put (nlh, mnl_attr_get_type (a), mnl_attr_get_payload_len (a), mnl_attr_get_payload (a));
+        ret = nla_put (m, nla_type (a), nla_len (a), nla_data (a));
         break;
       case IFA_FLAGS:
-        mnl_attr_put_u32 (nlh, IFA_FLAGS, addr_flags (orig) & ADDR_KEEP_FLAGS);
+        ret = nla_put_u32 (m, IFA_FLAGS, addr_flags (orig) & ADDR_KEEP_FLAGS);
         break;
       default:
         break;
       }
+    if (ret < 0)
+      return put_failed (r);
   }
-  return nl_request (s, nlh, NULL, NULL, r);
+  return nlc_request (s, m, NULL, NULL, r);
 }
 
 /* ---- moving ------------------------------------------------------------- */
 
 static int
-move_one (struct nl *host, struct nl *ctr, int nsfd, const struct netdev *d, berth_err *err)
+move_one (struct nlc *host, struct nlc *ctr, int nsfd, const struct netdev *d, berth_err *err)
 {
   struct addr_copies addrs = { 0 };
   struct target_scan scan = { 0 };
-  struct nl_reply r;
+  struct nlc_reply r;
   int index, new_index, ret = -1;
 
   if (link_index (host, d->host_name, &index, &r) < 0)
     {
       if (r.error == ENODEV)
         return berth_fail (err, 0, NETDEV_PATH ": no such network interface on the host", d->host_name);
-      return nl_fail (err, &r, NETDEV_PATH ": look up the network interface", d->host_name);
+      return nlc_fail (err, &r, NETDEV_PATH ": look up the network interface", d->host_name);
     }
   /* Before the move: moving drops every address. */
   addrs.index = index;
   if (addr_collect (host, &addrs, &r) < 0)
     {
-      nl_fail (err, &r, NETDEV_PATH ": list the addresses of \"%s\"", d->host_name, d->host_name);
+      nlc_fail (err, &r, NETDEV_PATH ": list the addresses of \"%s\"", d->host_name, d->host_name);
       goto out;
     }
   scan.name = is_template (d->name) ? NULL : d->name;
   scan.want_index = index;
   if (target_scan (ctr, &scan, &r) < 0)
     {
-      nl_fail (err, &r, NETDEV_PATH ": list the network interfaces in the container", d->host_name);
+      nlc_fail (err, &r, NETDEV_PATH ": list the network interfaces in the container", d->host_name);
       goto out;
     }
   /* The spec wants an error, and a virtual device moved in by mistake
@@ -642,7 +784,7 @@ move_one (struct nl *host, struct nl *ctr, int nsfd, const struct netdev *d, ber
       if (r.error == EINVAL && r.msg[0] == '\0')
         snprintf (r.msg, sizeof (r.msg),
                   "the device cannot change network namespace (lo, bridges and some others cannot)");
-      nl_fail (err, &r, NETDEV_PATH ": move \"%s\" into the container's network namespace as \"%s\"", d->host_name,
+      nlc_fail (err, &r, NETDEV_PATH ": move \"%s\" into the container's network namespace as \"%s\"", d->host_name,
                d->host_name, d->name);
       goto out;
     }
@@ -650,7 +792,7 @@ move_one (struct nl *host, struct nl *ctr, int nsfd, const struct netdev *d, ber
      for moves may have picked another index. */
   if (!is_template (d->name) && link_index (ctr, d->name, &new_index, &r) < 0)
     {
-      nl_fail (err, &r, NETDEV_PATH ": find \"%s\" in the container after the move", d->host_name, d->name);
+      nlc_fail (err, &r, NETDEV_PATH ": find \"%s\" in the container after the move", d->host_name, d->name);
       goto out;
     }
   for (size_t i = 0; i < addrs.n; i++)
@@ -658,12 +800,12 @@ move_one (struct nl *host, struct nl *ctr, int nsfd, const struct netdev *d, ber
       {
         char text[INET6_ADDRSTRLEN + 8];
         addr_text (addrs.msgs[i], text, sizeof (text));
-        nl_fail (err, &r, NETDEV_PATH ": add address %s to \"%s\" in the container", d->host_name, text, d->name);
+        nlc_fail (err, &r, NETDEV_PATH ": add address %s to \"%s\" in the container", d->host_name, text, d->name);
         goto out;
       }
   if (link_set_up (ctr, new_index, &r) < 0)
     {
-      nl_fail (err, &r, NETDEV_PATH ": set \"%s\" up in the container", d->host_name, d->name);
+      nlc_fail (err, &r, NETDEV_PATH ": set \"%s\" up in the container", d->host_name, d->name);
       goto out;
     }
   ret = 0;
@@ -706,7 +848,7 @@ int
 netdev_move_into (const struct netdev_list *l, pid_t pid, berth_err *err)
 {
   cleanup_close int nsfd = -1;
-  struct nl host = { 0 }, ctr = { 0 };
+  struct nlc host = { 0 }, ctr = { 0 };
   int ret = -1;
 
   if (l->n == 0)
@@ -714,16 +856,16 @@ netdev_move_into (const struct netdev_list *l, pid_t pid, berth_err *err)
   nsfd = open_target_netns (l, pid, err);
   if (nsfd < 0)
     return -1;
-  if (nl_open (&host, err) < 0)
+  if (nlc_open (&host, err) < 0)
     return -1;
-  if (nl_open_in (&ctr, nsfd, err) < 0)
+  if (nlc_open_in (&ctr, nsfd, err) < 0)
     goto out;
   for (size_t i = 0; i < l->n; i++)
     if (move_one (&host, &ctr, nsfd, &l->devs[i], err) < 0)
       goto out;
   ret = 0;
 out:
-  nl_close (&ctr);
-  nl_close (&host);
+  nlc_close (&ctr);
+  nlc_close (&host);
   return ret;
 }

@@ -1,5 +1,5 @@
 /* linux.netDevices: host network interfaces moved into the container's
- * network namespace (rtnetlink through libmnl).
+ * network namespace (rtnetlink through libnl-3).
  *
  *   create, before anything is made:   netdev_parse (lx, &list, err)
  *   create, init cloned, before GO:    netdev_move_into (&list, init_pid, err)

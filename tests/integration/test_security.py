@@ -264,6 +264,25 @@ def test_cve_2019_5736_run_overwrites_runtime_binary(ctx, runtime_copy, attack_t
         ctx.destroy(cid)
 
 
+@pytest.mark.skipif(util.IS_RUNC, reason="berth's re-exec paths")
+def test_cve_2019_5736_memfd_fallback_without_mount_privilege(ctx, runtime_copy):
+    # berth re-executes through a detached read-only bind mount of its own
+    # binary; without CAP_SYS_ADMIN over the mount namespace (here: a new
+    # user namespace) open_tree fails and the sealed memfd copy must be used.
+    if shutil.which("strace") is None or shutil.which("unshare") is None:
+        pytest.skip("needs strace and unshare")
+    b = ctx.bundle()
+    trace = os.path.join(ctx.tmp, "reexec.trace")
+    subprocess.run(["unshare", "-U", "-r", "strace", "-f", "-o", trace, "-e",
+                    "trace=open_tree,memfd_create,execveat", runtime_copy, "--root",
+                    os.path.join(ctx.tmp, "userns-state"), "run", "--bundle", b, util.new_id()],
+                   stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    text = read_text(trace)
+    assert "open_tree(" in text and "EPERM" in text, text
+    assert 'memfd_create("berth"' in text and "execveat(" in text, text
+    assert "re-execute berth" not in text
+
+
 def test_cve_2019_5736_create_start_overwrites_runtime_binary(ctx, runtime_copy, attack_tools):
     before = sha256(runtime_copy)
     cid, _b, log = start_attacker(ctx, attack_tools, runtime_copy)
