@@ -97,6 +97,7 @@ run_suite "engine tests" tests/engines
 run_suite "net tests" tests/net
 # berthd: the CRI server over gRPC, driven by a python3-grpcio client
 run_suite "cri tests" tests/cri
+run_suite "monitor tests" tests/monitor
 
 # --- fuzz smoke (fuzz/smoke.sh: each libFuzzer target ~20 s; one test) --------
 if [ "${FUZZ_SMOKE:-1}" != 0 ]; then
