@@ -8,6 +8,8 @@
  *   image_service.c   ImageService on the image store (image_view.c: CRI's
  *                     view of stored images; image_pull.c: PullImage)
  *   gc.c              store GC in the background after RemoveImage
+ *   records.c         on-disk records of pods and containers, name index
+ *   pod_*.c           pod sandboxes (pods.h: what the container half uses)
  */
 #ifndef BERTH_DAEMON_DAEMON_H
 #define BERTH_DAEMON_DAEMON_H
@@ -69,6 +71,8 @@ struct daemon
   bool gc_wanted, gc_stop;
   pthread_t gc_thread;
   bool gc_started;
+
+  struct pod_table *pods; /* pod_store.c */
 };
 
 int daemon_gc_start (struct daemon *d, berth_err *err);
@@ -105,6 +109,8 @@ struct rpc_handler
 extern const struct rpc_handler version_status_handlers[]; /* RuntimeService */
 extern const struct rpc_handler image_service_handlers[];  /* ImageService */
 extern const struct rpc_handler image_pull_handlers[];     /* ImageService */
+extern const struct rpc_handler pod_run_handlers[];        /* RuntimeService: RunPodSandbox */
+extern const struct rpc_handler pod_service_handlers[];    /* RuntimeService: Stop/Remove/Status/List */
 
 /* --- dispatch.c ----------------------------------------------------------- */
 

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "daemon/pods.h"
 #include "image/image.h"
 #include "util/cleanup.h"
 #include "util/log.h"
@@ -40,6 +41,7 @@ usage (FILE *f)
 static void
 daemon_free (struct daemon *d)
 {
+  pods_shutdown (d);
   daemon_config_clear (&d->config);
   free (d->registries_conf);
   free (d->address);
@@ -117,7 +119,10 @@ prepare (struct daemon *d, const char *config, bool config_given, berth_err *err
   if (berth_store_open (d->root, &s, err) < 0)
     return -1;
   berth_store_close (s);
-  return dispatch_check (err);
+  if (dispatch_check (err) < 0)
+    return -1;
+  /* Pods from before a crash or restart, before the first call can ask. */
+  return pods_init (d, err);
 }
 
 int

@@ -269,3 +269,213 @@ def tmp(session_tmp):
     d = tempfile.mkdtemp(prefix="t-", dir=session_tmp)
     yield d
     shutil.rmtree(d, ignore_errors=True)
+
+
+# ---- pod sandboxes (test_pods.py) -------------------------------------------
+#
+# Pods need a CNI config, and the session berthd must have none (its Status
+# tests check NetworkReady false), so pod tests talk to a berthd of their own
+# (`pod_berthd`) whose conf dir holds a bridge network with private names:
+# bridge "bcri0", subnet 10.216.0.0/24, host-local's dataDir and the CNI cache
+# under the session temp dir.  The host's /etc/cni, /var/lib/cni and
+# cni-podman0 are never touched.  The leak check after each pod test (`pods`)
+# fails it if it left a pod record or dir, a mount, a pause process, a veth on
+# bcri0, an iptables rule naming the network, or a cgroup named after a pod.
+# At the end of the session bcri0 goes, and the CNI plugins' shared chains
+# when the session made them.
+
+_net_spec = importlib.util.spec_from_file_location("net_conftest", os.path.join(REPO, "tests", "net", "conftest.py"))
+net_conftest = importlib.util.module_from_spec(_net_spec)
+_net_spec.loader.exec_module(net_conftest)
+
+POD_BRIDGE = "bcri0"
+POD_SUBNET = "10.216.0"
+POD_NETWORK = "bcri-test"
+
+
+def pod_conflist(ipam_dir, name=POD_NETWORK, plugins_extra=()):
+    return {
+        "cniVersion": "1.0.0",
+        "name": name,
+        "plugins": [
+            {"type": "bridge", "bridge": POD_BRIDGE, "isGateway": True, "ipMasq": True, "hairpinMode": True,
+             "ipam": {"type": "host-local", "dataDir": ipam_dir,
+                      "ranges": [[{"subnet": f"{POD_SUBNET}.0/24"}]], "routes": [{"dst": "0.0.0.0/0"}]}},
+            {"type": "portmap", "capabilities": {"portMappings": True}},
+            *plugins_extra,
+        ],
+    }
+
+
+def write_pod_cni(d, conf=None):
+    """Puts the bcri network (or `conf`) in berthd `d`'s conf dir."""
+    conf = conf or pod_conflist(os.path.join(d.tmp, "ipam"))
+    with open(os.path.join(d.cni_dir, "10-bcri.conflist"), "w") as f:
+        json.dump(conf, f)
+
+
+def pause_pids():
+    """Pids of every process named "pause" (berth's pause processes)."""
+    out = set()
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/comm") as f:
+                    if f.read().strip() == "pause" and net_conftest.pid_alive(int(pid)):
+                        out.add(int(pid))
+            except OSError:
+                pass
+    return out
+
+
+def pod_cgroups():
+    """cgroup dirs named like a pod id (64 hex), up to 4 levels deep."""
+    import re
+    hexid = re.compile(r"^[0-9a-f]{64}$")
+    out = set()
+    base = "/sys/fs/cgroup"
+    for top in os.listdir(base):
+        root = os.path.join(base, top)
+        if not os.path.isdir(root) or os.path.islink(root):
+            continue
+        for dirpath, dirnames, _ in os.walk(root):
+            if dirpath.count("/") - root.count("/") >= 4:
+                dirnames[:] = []
+            for n in dirnames:
+                if hexid.match(n):
+                    out.add(os.path.join(dirpath, n))
+    return out
+
+
+def _cgroup_of(pid):
+    try:
+        with open(f"/proc/{pid}/cgroup") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+class PodLeaks:
+    """What pods leave on the host, under berthd `d`'s dirs and bcri0."""
+
+    def __init__(self, *daemons):
+        self.daemons = daemons
+        # Other suites may run beside this one: pause processes and cgroups
+        # count only when they carry the id of a pod these berthds logged.
+        self.log_sizes = [os.path.getsize(d.log_path) if os.path.exists(d.log_path) else 0 for d in daemons]
+        self.pauses = pause_pids()
+        self.ports = set(net_conftest.bridge_ports(POD_BRIDGE))
+        self.rules = set(net_conftest.iptables_rules())
+        self.cgroups = pod_cgroups()
+
+    def pod_ids(self):
+        import re
+        ids = set()
+        for d, size in zip(self.daemons, self.log_sizes):
+            if os.path.exists(d.log_path):
+                with open(d.log_path) as f:
+                    f.seek(size)
+                    ids |= set(re.findall(r"[0-9a-f]{64}", f.read()))
+        return ids
+
+    def check(self):
+        """Cleans up what leaked and returns a list of what it found."""
+        found = []
+        ids = self.pod_ids()
+        for d in self.daemons:
+            for sub in (os.path.join(d.state, "pods"), os.path.join(d.root, "pods"), os.path.join(d.root, "cni")):
+                if os.path.isdir(sub) and os.listdir(sub):
+                    found.append(f"{sub}: {sorted(os.listdir(sub))}")
+            mounts = net_conftest.mounts_under(d.tmp)
+            for mp in sorted(mounts, key=len, reverse=True):
+                subprocess.run(["umount", "-l", mp], stderr=subprocess.DEVNULL)
+            if mounts:
+                found.append(f"mounts: {mounts}")
+        pauses = {pid for pid in pause_pids() - self.pauses if any(i in _cgroup_of(pid) for i in ids)}
+        for pid in pauses:
+            os.kill(pid, signal.SIGKILL)
+        if pauses:
+            found.append(f"pause processes: {sorted(pauses)}")
+        ports = set(net_conftest.bridge_ports(POD_BRIDGE)) - self.ports
+        for port in ports:
+            subprocess.run(["ip", "link", "del", port], stderr=subprocess.DEVNULL)
+        if ports:
+            found.append(f"veths on {POD_BRIDGE}: {sorted(ports)}")
+        rules = [r for r in net_conftest.iptables_rules()
+                 if r not in self.rules and f'name: \\"{POD_NETWORK}' in r[1]]
+        net_conftest.remove_rules(rules)
+        if rules:
+            found.append(f"iptables rules: {rules}")
+        cgroups = {cg for cg in pod_cgroups() - self.cgroups if os.path.basename(cg) in ids}
+        for cg in sorted(cgroups, key=len, reverse=True):
+            try:
+                os.rmdir(cg)
+            except OSError:
+                pass
+        if cgroups:
+            found.append(f"cgroups: {sorted(cgroups)}")
+        return found
+
+
+@pytest.fixture(scope="session")
+def pod_net_guard():
+    """bcri0 and the plugins' shared chains go at the end of the session."""
+    before = net_conftest.chains_present()
+    yield
+    if POD_BRIDGE in net_conftest.links():
+        subprocess.run(["ip", "link", "del", POD_BRIDGE], check=False)
+    for table in net_conftest.SHARED_CHAINS:
+        new = [c for (t, c) in net_conftest.chains_present() - before if t == table]
+        if new:
+            net_conftest.remove_chains(table, new)
+
+
+@pytest.fixture(scope="session")
+def pod_berthd(session_tmp, pod_net_guard):
+    tmp = os.path.join(session_tmp, "podd")
+    os.makedirs(tmp)
+    d = Berthd(tmp)
+    write_pod_cni(d)
+    d.start()
+    yield d
+    rc = d.stop()
+    assert rc == 0, f"berthd exited {rc}: {d.read_log()}"
+
+
+@pytest.fixture
+def pods(pb, pod_berthd, pod_net_guard):
+    """A client of pod_berthd, with the pod leak check after the test."""
+    c = Client(pb, pod_berthd.address)
+    c.runtime.Version(pb[0].VersionRequest(), timeout=10)
+    leaks = PodLeaks(pod_berthd)
+    before = pod_berthd.fds()
+    yield c
+    alive = pod_berthd.proc.poll() is None
+    # Pods a failed test left: removed through berthd, then reported.
+    left = []
+    if alive:
+        for p in c.runtime.ListPodSandbox(pb[0].ListPodSandboxRequest(), timeout=30).items:
+            left.append(p.id)
+            c.runtime.RemovePodSandbox(pb[0].RemovePodSandboxRequest(pod_sandbox_id=p.id), timeout=60)
+    c.close()
+    found = leaks.check()
+    assert alive, f"berthd died: {pod_berthd.read_log()}"
+    assert not left, f"test left pods: {left}"
+    assert not found, "test left: " + "; ".join(found)
+    deadline = time.time() + 5
+    while pod_berthd.fds() > before and time.time() < deadline:
+        time.sleep(0.05)
+    assert pod_berthd.fds() <= before, f"berthd holds {pod_berthd.fds() - before} more fds than before the test"
+
+
+@pytest.fixture
+def pod_leaks(pod_net_guard):
+    """For tests with berthds of their own: pod_leaks(PodLeaks(d)) before the
+    pods are made; the check runs at teardown, even when the test failed
+    half-way (after the test's own `finally` stopped its berthd)."""
+    watched = []
+    yield watched.append
+    found = []
+    for leaks in watched:
+        found += leaks.check()
+    assert not found, "test left: " + "; ".join(found)

@@ -54,7 +54,7 @@ def test_status_verbose_and_handlers(cri, berthd, registry):
 
 
 @pytest.mark.parametrize("method", [
-    "/runtime.v1.RuntimeService/RunPodSandbox",   # in the proto, no handler yet
+    "/runtime.v1.RuntimeService/CheckpointContainer",  # in the proto, no handler
     "/runtime.v1.RuntimeService/NoSuchMethod",    # not in the proto
     "/runtime.v1alpha2.RuntimeService/Version",   # a service berthd does not serve
     "/runtime.v1.ImageService/Version",           # a method of the other service
@@ -68,7 +68,7 @@ def test_unimplemented(cri, method):
 
 def test_unimplemented_through_stub(cri):
     with pytest.raises(grpc.RpcError) as e:
-        cri.runtime.RunPodSandbox(cri.pb.RunPodSandboxRequest())
+        cri.runtime.CheckpointContainer(cri.pb.CheckpointContainerRequest())
     assert e.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
