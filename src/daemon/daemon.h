@@ -10,6 +10,7 @@
  *   gc.c              store GC in the background after RemoveImage
  *   records.c         on-disk records of pods and containers, name index
  *   pod_*.c           pod sandboxes (pods.h: what the container half uses)
+ *   container_*.c     containers (containers.h): create, the other RPCs, store
  */
 #ifndef BERTH_DAEMON_DAEMON_H
 #define BERTH_DAEMON_DAEMON_H
@@ -73,6 +74,7 @@ struct daemon
   bool gc_started;
 
   struct pod_table *pods; /* pod_store.c */
+  struct ctr_table *ctrs; /* container_store.c (containers.h) */
 };
 
 int daemon_gc_start (struct daemon *d, berth_err *err);
@@ -111,6 +113,8 @@ extern const struct rpc_handler image_service_handlers[];  /* ImageService */
 extern const struct rpc_handler image_pull_handlers[];     /* ImageService */
 extern const struct rpc_handler pod_run_handlers[];        /* RuntimeService: RunPodSandbox */
 extern const struct rpc_handler pod_service_handlers[];    /* RuntimeService: Stop/Remove/Status/List */
+extern const struct rpc_handler container_create_handlers[];  /* RuntimeService: CreateContainer */
+extern const struct rpc_handler container_service_handlers[]; /* RuntimeService: the other container RPCs */
 
 /* --- dispatch.c ----------------------------------------------------------- */
 

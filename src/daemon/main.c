@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "daemon/containers.h"
 #include "daemon/pods.h"
 #include "image/image.h"
 #include "util/cleanup.h"
@@ -41,6 +42,7 @@ usage (FILE *f)
 static void
 daemon_free (struct daemon *d)
 {
+  ctrs_shutdown (d);
   pods_shutdown (d);
   daemon_config_clear (&d->config);
   free (d->registries_conf);
@@ -121,8 +123,12 @@ prepare (struct daemon *d, const char *config, bool config_given, berth_err *err
   berth_store_close (s);
   if (dispatch_check (err) < 0)
     return -1;
-  /* Pods from before a crash or restart, before the first call can ask. */
-  return pods_init (d, err);
+  /* Pods and containers from before a crash or restart, before the first
+   * call can ask: half-made ones undone, dead ones settled. */
+  if (pods_init (d, err) < 0)
+    return -1;
+  ctrs (d);
+  return 0;
 }
 
 int

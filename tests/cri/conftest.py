@@ -479,3 +479,66 @@ def pod_leaks(pod_net_guard):
     for leaks in watched:
         found += leaks.check()
     assert not found, "test left: " + "; ".join(found)
+
+
+# ---- containers (test_containers.py) ------------------------------------------
+#
+# `ctrs` is `pods` plus a container leak check: after the test, containers a
+# failed test left are removed through berthd (and reported), then the test
+# fails on a leftover container record, container or runtime state dir,
+# overlay upper dir, or monitor process (a forked berthd that outlived its
+# container).  Mounts, cgroups and pods are `pods`' check, which runs after.
+
+def berthd_monitors(exclude=()):
+    """Pids of processes running the berthd binary other than `exclude` and
+    pause processes (monitors, exec helpers)."""
+    real = os.path.realpath(BERTHD)
+    out = set()
+    for pid in os.listdir("/proc"):
+        if pid.isdigit() and int(pid) not in exclude:
+            try:
+                with open(f"/proc/{pid}/comm") as f:
+                    pause = f.read().strip() == "pause"  # pods' pause: a forked berthd too
+                if os.readlink(f"/proc/{pid}/exe") == real and not pause:
+                    out.add(int(pid))
+            except OSError:
+                pass
+    return out
+
+
+def container_dirs_left(d):
+    """Non-empty container dirs of berthd `d`."""
+    found = []
+    for sub in (os.path.join(d.root, "container-records"), os.path.join(d.root, "containers"),
+                os.path.join(d.state, "containers"), os.path.join(d.state, "runtime")):
+        if os.path.isdir(sub) and os.listdir(sub):
+            found.append(f"{sub}: {sorted(os.listdir(sub))}")
+    return found
+
+
+def check_container_leaks(d, monitors_before, client=None):
+    left = []
+    if client is not None and d.proc.poll() is None:
+        pb = client.pb
+        for c in client.runtime.ListContainers(pb.ListContainersRequest(), timeout=30).containers:
+            left.append(c.id)
+            client.runtime.RemoveContainer(pb.RemoveContainerRequest(container_id=c.id), timeout=60)
+    found = [f"containers: {left}"] if left else []
+    found += container_dirs_left(d)
+    deadline = time.time() + 5
+    while time.time() < deadline and berthd_monitors({d.proc.pid}) - monitors_before:
+        time.sleep(0.05)
+    mons = berthd_monitors({d.proc.pid}) - monitors_before
+    for pid in mons:
+        os.kill(pid, signal.SIGKILL)
+    if mons:
+        found.append(f"monitor processes: {sorted(mons)}")
+    return found
+
+
+@pytest.fixture
+def ctrs(pods, pod_berthd):
+    before = berthd_monitors({pod_berthd.proc.pid})
+    yield pods
+    found = check_container_leaks(pod_berthd, before, pods)
+    assert not found, "test left: " + "; ".join(found)
