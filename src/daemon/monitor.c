@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -57,6 +58,16 @@ monitor_isolate_fds (int keep, bool null_stdio)
   return 3;
 }
 
+/* The kernel's struct sigaction for rt_sigaction(2) on x86-64 and most
+ * others (glibc's differs in layout). */
+struct kernel_sigaction
+{
+  void (*handler) (int);
+  unsigned long flags;
+  void (*restorer) (void);
+  unsigned long mask;
+};
+
 void
 monitor_reset_signals (void)
 {
@@ -65,6 +76,16 @@ monitor_reset_signals (void)
   for (int sig = 1; sig < NSIG; sig++)
     if (sig != SIGKILL && sig != SIGSTOP)
       signal (sig, SIG_DFL);
+  /* glibc refuses signals 32 and 33 (its own, for thread cancellation and
+   * setxid), so an ignored one inherited from berthd's parent would stay
+   * ignored through exec into the container: undo that with the system
+   * call itself.  Only SIG_IGN is reset: a handler there is glibc's. */
+  for (int sig = 32; sig < SIGRTMIN; sig++)
+    {
+      struct kernel_sigaction old = { 0 }, dfl = { .handler = SIG_DFL };
+      if (syscall (SYS_rt_sigaction, sig, NULL, &old, sizeof (old.mask)) == 0 && old.handler == SIG_IGN)
+        syscall (SYS_rt_sigaction, sig, &dfl, NULL, sizeof (dfl.mask));
+    }
   sigemptyset (&none);
   sigprocmask (SIG_SETMASK, &none, NULL);
 }

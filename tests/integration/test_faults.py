@@ -281,6 +281,12 @@ def test_sigkill_at_each_create_syscall(ctx):
             p.wait(timeout=30)
             rc = p.returncode
             step = f"syscall {n}/{total} ({name} #{nth}), {step_of(state_dir)}"
+            if rc == 0 and name.startswith(("read", "recv")) and ctx.cmd("state", cid).rc == 0:
+                # How many reads a create makes depends on how the init's
+                # messages were split in the pipe: this run made fewer, and
+                # finished.  Not a kill point this time; clean up.
+                ctx.ok("delete", "--force", cid)
+                continue
             if rc not in (-signal.SIGKILL, 128 + signal.SIGKILL):
                 problems.append(f"{step}: berth was not killed (strace rc {rc})")
             pid = state_pid(state_dir)

@@ -6,8 +6,9 @@
  *                [--config PATH] [--log PATH] [--max-line N] [--tty]
  *                [--stdin FIFO] [--berthd-like] [--berthd-log PATH] [--hang]
  *       --berthd-like: spawn as berthd would, from a worker thread with every
- *       signal blocked and a stray inheritable socket open (it must reach
- *       neither the monitor nor the container);
+ *       signal blocked, SIGPIPE and signal 32 ignored, and a stray
+ *       inheritable socket open (none of it may reach the monitor or the
+ *       container);
  *       --berthd-log: berthd's log file, with debug lines, opened first;
  *       --hang: stay alive after printing (the test SIGKILLs this parent)
  *   monitor_test start --root DIR --id ID
@@ -19,6 +20,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,6 +139,17 @@ cmd_spawn (int argc, char **argv)
       sigset_t all;
       pthread_t t;
       int sv[2];
+      /* And ignored: SIGPIPE (as servers do), and signal 32 (glibc's own,
+         which glibc's sigaction cannot reset) as a parent may leave it. */
+      struct
+      {
+        void (*handler) (int);
+        unsigned long flags;
+        void (*restorer) (void);
+        unsigned long mask;
+      } ign = { .handler = SIG_IGN };
+      signal (SIGPIPE, SIG_IGN);
+      syscall (SYS_rt_sigaction, 32, &ign, NULL, sizeof (ign.mask));
       sigfillset (&all);
       pthread_sigmask (SIG_BLOCK, &all, NULL);
       if (socketpair (AF_UNIX, SOCK_STREAM, 0, sv) < 0)
