@@ -70,13 +70,10 @@ blob_writer_abort (struct blob_writer *w)
 }
 
 int
-blob_writer_commit (struct blob_writer *w, const char *expected, int64_t size, char out[BERTH_DIGEST_LEN],
+blob_writer_verify (struct blob_writer *w, const char *expected, int64_t size, char out[BERTH_DIGEST_LEN],
                     const char *what, berth_err *err)
 {
-  char got[BERTH_DIGEST_LEN];
-  struct berth_store *s = w->s;
-
-  sha256_final (w->md, got);
+  sha256_final (w->md, w->digest);
   w->md = NULL;
   if (size >= 0 && (uint64_t)size != w->size)
     {
@@ -84,11 +81,21 @@ blob_writer_commit (struct blob_writer *w, const char *expected, int64_t size, c
       return berth_fail (err, 0, "%s: size mismatch: expected %lld bytes, got %llu", what, (long long)size,
                          (unsigned long long)w->size);
     }
-  if (expected != NULL && strcmp (expected, got) != 0)
+  if (expected != NULL && strcmp (expected, w->digest) != 0)
     {
       blob_writer_abort (w);
-      return berth_fail (err, 0, "%s: digest mismatch: expected %s, got %s", what, expected, got);
+      return berth_fail (err, 0, "%s: digest mismatch: expected %s, got %s", what, expected, w->digest);
     }
+  if (out)
+    memcpy (out, w->digest, BERTH_DIGEST_LEN);
+  return 0;
+}
+
+int
+blob_writer_store (struct blob_writer *w, berth_err *err)
+{
+  struct berth_store *s = w->s;
+
   if (fsync (w->fd) < 0)
     {
       int e = errno;
@@ -97,15 +104,22 @@ blob_writer_commit (struct blob_writer *w, const char *expected, int64_t size, c
     }
   close (w->fd);
   w->fd = -1;
-  if (renameat (s->ingestfd, w->tmp, s->blobsfd, digest_hex (got)) < 0)
+  if (renameat (s->ingestfd, w->tmp, s->blobsfd, digest_hex (w->digest)) < 0)
     {
       int e = errno;
       unlinkat (s->ingestfd, w->tmp, 0);
       return berth_fail (err, e, "store %s: rename `ingest/%s` to blobs", s->root, w->tmp);
     }
-  if (out)
-    memcpy (out, got, BERTH_DIGEST_LEN);
   return 0;
+}
+
+int
+blob_writer_commit (struct blob_writer *w, const char *expected, int64_t size, char out[BERTH_DIGEST_LEN],
+                    const char *what, berth_err *err)
+{
+  if (blob_writer_verify (w, expected, size, out, what, err) < 0)
+    return -1;
+  return blob_writer_store (w, err);
 }
 
 bool

@@ -67,6 +67,7 @@ struct blob_writer
   char tmp[64]; /* name under ingest/ */
   EVP_MD_CTX *md;
   uint64_t size;
+  char digest[BERTH_DIGEST_LEN]; /* once verified */
 };
 int blob_writer_open (struct berth_store *s, struct blob_writer *w, berth_err *err);
 int blob_writer_write (struct blob_writer *w, const void *buf, size_t len, berth_err *err);
@@ -75,6 +76,12 @@ int blob_writer_write (struct blob_writer *w, const void *buf, size_t len, berth
  * `expected` may be NULL (the digest is then only computed). */
 int blob_writer_commit (struct blob_writer *w, const char *expected, int64_t size, char out[BERTH_DIGEST_LEN],
                         const char *what, berth_err *err);
+/* The two halves of blob_writer_commit: the checks, then fsync and the
+ * rename that names the blob (a pull does the second in its unpack thread,
+ * off the download loop). */
+int blob_writer_verify (struct blob_writer *w, const char *expected, int64_t size, char out[BERTH_DIGEST_LEN],
+                        const char *what, berth_err *err);
+int blob_writer_store (struct blob_writer *w, berth_err *err);
 void blob_writer_abort (struct blob_writer *w);
 
 bool blob_exists (struct berth_store *s, const char *digest);

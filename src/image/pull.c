@@ -54,6 +54,8 @@ struct unpack_job
   size_t slot;
   pthread_t thread;
   bool started;
+  bool has_blob; /* w is verified, still to be stored (fsync, rename) */
+  struct blob_writer w;
   berth_err err;
 };
 
@@ -106,6 +108,22 @@ unpack_main (void *arg)
   struct unpack_job *j = arg;
   struct pull *p = j->p;
 
+  /* Named first (the snapshot reads it by name), and here rather than in
+     the download loop, whose other transfers an fsync would stall. */
+  if (j->has_blob)
+    {
+      if (atomic_load (&p->cancel))
+        blob_writer_abort (&j->w);
+      else if (blob_writer_store (&j->w, &j->err) < 0)
+        atomic_store (&p->cancel, true);
+      j->has_blob = false;
+      if (j->err || atomic_load (&p->cancel))
+        {
+          set_state (p, j->slot, BERTH_PROGRESS_DONE);
+          return NULL;
+        }
+    }
+
   /* At most max_unpacks at once: decompression is CPU-bound. */
   pthread_mutex_lock (&p->mu);
   while (p->running_unpacks >= p->max_unpacks)
@@ -125,25 +143,38 @@ unpack_main (void *arg)
   return NULL;
 }
 
+/* `w`, when not NULL, is the layer's verified blob, not yet stored: the job
+ * stores it, or it is stored here when no job is needed. */
 static int
-start_unpack (struct pull *p, const char *digest, size_t slot, berth_err *err)
+start_unpack (struct pull *p, const char *digest, size_t slot, struct blob_writer *w, berth_err *err)
 {
   struct unpack_job *j = &p->jobs[p->n_jobs];
+  bool needed = !(p->o->no_unpack || snapshot_exists (p->s, digest));
 
-  if (p->o->no_unpack || snapshot_exists (p->s, digest))
+  /* The same layer twice in one image: one job is enough. */
+  for (size_t i = 0; needed && i < p->n_jobs; i++)
+    if (strcmp (p->jobs[i].digest, digest) == 0)
+      needed = false;
+  if (!needed)
     {
+      if (w && blob_writer_store (w, err) < 0)
+        return -1;
       set_state (p, slot, BERTH_PROGRESS_DONE);
       return 0;
     }
-  /* The same layer twice in one image: one job is enough. */
-  for (size_t i = 0; i < p->n_jobs; i++)
-    if (strcmp (p->jobs[i].digest, digest) == 0)
-      return 0;
   j->p = p;
   j->digest = digest;
   j->slot = slot;
+  j->has_blob = w != NULL;
+  if (w)
+    j->w = *w;
   if (pthread_create (&j->thread, NULL, unpack_main, j) != 0)
-    return berth_fail (err, errno, "start an unpack thread");
+    {
+      if (j->has_blob)
+        blob_writer_abort (&j->w);
+      j->has_blob = false;
+      return berth_fail (err, errno, "start an unpack thread");
+    }
   j->started = true;
   p->n_jobs++;
   return 0;
@@ -224,12 +255,16 @@ transfer_done (struct pull *p, struct transfer *t, CURLcode rc, berth_err *err)
     return berth_fail (err, 0, "registry %s: GET %s: HTTP status %ld", p->r->host, t->url, status);
   snprintf (what, sizeof (what), "blob %s from %s", t->d->digest, p->r->host);
   t->open = false;
-  if (blob_writer_commit (&t->w, t->d->digest, t->d->size, NULL, what, err) < 0)
+  if (!t->is_layer)
+    {
+      if (blob_writer_commit (&t->w, t->d->digest, t->d->size, NULL, what, err) < 0)
+        return -1;
+      set_state (p, t->slot, BERTH_PROGRESS_DONE);
+      return 0;
+    }
+  if (blob_writer_verify (&t->w, t->d->digest, t->d->size, NULL, what, err) < 0)
     return -1;
-  set_state (p, t->slot, BERTH_PROGRESS_DONE);
-  if (t->is_layer)
-    return start_unpack (p, t->d->digest, t->slot, err);
-  return 0;
+  return start_unpack (p, t->d->digest, t->slot, &t->w, err);
 }
 
 static int
@@ -264,7 +299,7 @@ fetch_blobs (struct pull *p, const struct manifest *m, berth_err *err)
         {
           p->prog[i].done = d->size;
           p->prog[i].state = BERTH_PROGRESS_EXISTS;
-          if (t->is_layer && !dup && start_unpack (p, d->digest, i, err) < 0)
+          if (t->is_layer && !dup && start_unpack (p, d->digest, i, NULL, err) < 0)
             goto out;
           continue;
         }
