@@ -63,6 +63,33 @@ pod_settings (struct cri_build *b, berth_err *err)
   return 0;
 }
 
+/* The container's namespace options, where a container asking for the
+ * pod's (POD, the default) follows a pod on the host's (NODE): containerd
+ * joins the sandbox's network, ipc and uts namespaces whatever the
+ * container asks, so a container in a host-network pod is on the host's
+ * network even when its config leaves namespace_options unset (critest's
+ * "portforward in host network").  A shallow copy: its pointers are the
+ * request's. */
+static Runtime__V1__NamespaceOption
+follow_pod (const Runtime__V1__NamespaceOption *c, const Runtime__V1__LinuxSandboxSecurityContext *psc)
+{
+  const Runtime__V1__NamespaceOption *p = psc ? psc->namespace_options : NULL;
+  Runtime__V1__NamespaceOption ns = *c;
+
+  if (p == NULL)
+    return ns;
+  if (ns.network == RUNTIME__V1__NAMESPACE_MODE__POD && p->network == RUNTIME__V1__NAMESPACE_MODE__NODE)
+    ns.network = RUNTIME__V1__NAMESPACE_MODE__NODE;
+  if (ns.ipc == RUNTIME__V1__NAMESPACE_MODE__POD && p->ipc == RUNTIME__V1__NAMESPACE_MODE__NODE)
+    ns.ipc = RUNTIME__V1__NAMESPACE_MODE__NODE;
+  /* A pod with pid NODE or CONTAINER has no pid namespace of its own (no
+     pause): the container gets the host's, or one of its own. */
+  if (ns.pid == RUNTIME__V1__NAMESPACE_MODE__POD
+      && (p->pid == RUNTIME__V1__NAMESPACE_MODE__NODE || p->pid == RUNTIME__V1__NAMESPACE_MODE__CONTAINER))
+    ns.pid = p->pid;
+  return ns;
+}
+
 static int
 check_args (const Runtime__V1__ContainerConfig *c, const Runtime__V1__PodSandboxConfig *pod,
             const struct cri_pod_ctx *pctx, const struct cri_container_ctx *cctx, berth_err *err)
@@ -87,6 +114,7 @@ cri_container_spec (const Runtime__V1__ContainerConfig *c, const Runtime__V1__Po
       = RUNTIME__V1__LINUX_CONTAINER_SECURITY_CONTEXT__INIT;
   static const Runtime__V1__NamespaceOption empty_ns = RUNTIME__V1__NAMESPACE_OPTION__INIT;
   struct cri_build b = { 0 };
+  Runtime__V1__NamespaceOption ns;
   cleanup_free char *cgroups_path = NULL;
   const Runtime__V1__LinuxSandboxSecurityContext *psc;
 
@@ -98,9 +126,10 @@ cri_container_spec (const Runtime__V1__ContainerConfig *c, const Runtime__V1__Po
   b.pctx = pctx;
   b.cctx = cctx;
   b.sc = c->linux && c->linux->security_context ? c->linux->security_context : &empty_sc;
-  b.ns = b.sc->namespace_options ? b.sc->namespace_options : &empty_ns;
-  b.privileged = b.sc->privileged;
   psc = pod->linux ? pod->linux->security_context : NULL;
+  ns = follow_pod (b.sc->namespace_options ? b.sc->namespace_options : &empty_ns, psc);
+  b.ns = &ns;
+  b.privileged = b.sc->privileged;
   if (b.privileged && !(psc && psc->privileged))
     return berth_fail (err, 0, "no privileged container allowed in sandbox"), NULL;
   b.spec = cri_base_spec (cctx->rootfs);

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/capability.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -242,6 +243,26 @@ clamp_capabilities (json_t *spec)
   }
 }
 
+/* Privileged, or capabilities.add_capabilities holding "ALL": both mean
+ * "every capability berthd has" (containerd's allCaps are its current
+ * ones), so both are clamped to berthd's bounding set.  A single capability
+ * asked by name is left as asked (capset fails if berthd lacks it). */
+static bool
+wants_all_capabilities (const Runtime__V1__ContainerConfig *c)
+{
+  const Runtime__V1__LinuxContainerSecurityContext *sc
+      = c->linux && c->linux->security_context ? c->linux->security_context : NULL;
+
+  if (sc == NULL)
+    return false;
+  if (sc->privileged)
+    return true;
+  for (size_t i = 0; sc->capabilities && i < sc->capabilities->n_add_capabilities; i++)
+    if (sc->capabilities->add_capabilities[i] && strcasecmp (sc->capabilities->add_capabilities[i], "ALL") == 0)
+      return true;
+  return false;
+}
+
 /* Waits (5 s at most) for a monitor to end after its container was
  * deleted, so its exit file is not written into a dir being removed. */
 static void
@@ -318,7 +339,7 @@ write_bundle (struct daemon *d, const struct pod_info *pod, const Runtime__V1__C
       *code = GRPC_STATUS_INVALID_ARGUMENT;
       goto out;
     }
-  if (c->linux && c->linux->security_context && c->linux->security_context->privileged)
+  if (wants_all_capabilities (c))
     clamp_capabilities (spec);
   if (write_config (cctx->container_dir, spec, err) < 0 || make_volumes (spec, cctx, err) < 0)
     goto out;

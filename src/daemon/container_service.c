@@ -1,6 +1,6 @@
 /* StartContainer, StopContainer, RemoveContainer, ContainerStatus,
  * ListContainers, UpdateContainerResources, ReopenContainerLog, ExecSync,
- * and the pod stop hook.
+ * ContainerStats, ListContainerStats, and the pod stop hook.
  *
  * Ids: a full id or a unique prefix.  Unknown ids: NOT_FOUND, except
  * RemoveContainer, which succeeds (the CRI asks it to be idempotent).
@@ -8,6 +8,7 @@
 #include "daemon/containers.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -474,6 +475,203 @@ handle_list (struct daemon *d, const ProtobufCMessage *req, ProtobufCMessage **r
   return 0;
 }
 
+/* ---- ContainerStats, ListContainerStats ---- */
+
+/* The cgroup dir of `pid` for `controller`: v1 (a hierarchy whose
+ * controller list holds it, under /sys/fs/cgroup/<list>), else v2 ("0::",
+ * under /sys/fs/cgroup or, on a hybrid host, /sys/fs/cgroup/unified).
+ * malloc'd, or NULL. */
+static char *
+cgroup_dir (pid_t pid, const char *controller, bool *v2)
+{
+  char path[64], line[4096], *out = NULL, *unified = NULL;
+  FILE *f;
+
+  snprintf (path, sizeof (path), "/proc/%d/cgroup", (int)pid);
+  if ((f = fopen (path, "re")) == NULL)
+    return NULL;
+  while (out == NULL && fgets (line, sizeof (line), f))
+    {
+      char *ctrls = strchr (line, ':'), *cg;
+      if (ctrls == NULL || (cg = strchr (++ctrls, ':')) == NULL)
+        continue;
+      *cg++ = '\0';
+      cg[strcspn (cg, "\n")] = '\0';
+      if (*ctrls == '\0')
+        {
+          free (unified);
+          if (asprintf (&unified, "%s%s",
+                        access ("/sys/fs/cgroup/unified", F_OK) == 0 ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup", cg)
+              < 0)
+            unified = NULL;
+          continue;
+        }
+      {
+        char copy[256], *save = NULL;
+        snprintf (copy, sizeof (copy), "%s", ctrls);
+        for (char *t = strtok_r (copy, ",", &save); t && out == NULL; t = strtok_r (NULL, ",", &save))
+          if (strcmp (t, controller) == 0 && asprintf (&out, "/sys/fs/cgroup/%s%s", ctrls, cg) < 0)
+            out = NULL;
+      }
+    }
+  fclose (f);
+  *v2 = out == NULL && unified != NULL;
+  if (out == NULL)
+    return unified;
+  free (unified);
+  return out;
+}
+
+/* The first number in <dir>/<file>, or after "<key> " in it. */
+static bool
+read_u64 (const char *dir, const char *file, const char *key, uint64_t *v)
+{
+  char path[4096], line[256];
+  size_t klen = key ? strlen (key) : 0;
+  bool ok = false;
+  FILE *f;
+
+  snprintf (path, sizeof (path), "%s/%s", dir, file);
+  if ((f = fopen (path, "re")) == NULL)
+    return false;
+  while (!ok && fgets (line, sizeof (line), f))
+    if (key == NULL || (strncmp (line, key, klen) == 0 && line[klen] == ' '))
+      ok = sscanf (line + (key ? klen + 1 : 0), "%" SCNu64, v) == 1;
+  fclose (f);
+  return ok;
+}
+
+static Runtime__V1__UInt64Value *
+u64 (uint64_t v)
+{
+  Runtime__V1__UInt64Value *x = malloc (sizeof (*x));
+  runtime__v1__uint64_value__init (x);
+  x->value = v;
+  return x;
+}
+
+/* Stats from the cgroup of the container's init: cpu usage (cpuacct.usage,
+ * or usage_usec of cpu.stat) and memory (usage, working set = usage less
+ * inactive file pages, as the kubelet counts it; rss).  A container with
+ * no process (exited) has attributes only.  Called with c->mu held. */
+static Runtime__V1__ContainerStats *
+container_stats (struct daemon *d, struct ctr *c)
+{
+  Runtime__V1__ContainerStats *s = malloc (sizeof (*s));
+  Runtime__V1__ContainerAttributes *a = malloc (sizeof (*a));
+  struct ctr_status st;
+  char *dir;
+  bool v2 = false;
+  uint64_t v, inactive = 0;
+
+  runtime__v1__container_stats__init (s);
+  runtime__v1__container_attributes__init (a);
+  a->id = pb_str (c->id);
+  a->metadata = metadata (c);
+  FILL_MAP (c->labels, a->n_labels, a->labels, Runtime__V1__ContainerAttributes__LabelsEntry,
+            runtime__v1__container_attributes__labels_entry__init);
+  FILL_MAP (c->annotations, a->n_annotations, a->annotations, Runtime__V1__ContainerAttributes__AnnotationsEntry,
+            runtime__v1__container_attributes__annotations_entry__init);
+  s->attributes = a;
+  ctr_status (d, c, &st);
+  free (st.reason);
+  if (st.state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED || c->mon.init_pid <= 0)
+    return s;
+  if ((dir = cgroup_dir (c->mon.init_pid, "cpuacct", &v2)) != NULL)
+    {
+      bool ok = v2 ? read_u64 (dir, "cpu.stat", "usage_usec", &v) : read_u64 (dir, "cpuacct.usage", NULL, &v);
+      if (ok)
+        {
+          s->cpu = malloc (sizeof (*s->cpu));
+          runtime__v1__cpu_usage__init (s->cpu);
+          s->cpu->timestamp = ctr_now_ns ();
+          s->cpu->usage_core_nano_seconds = u64 (v2 ? v * 1000 : v);
+        }
+      free (dir);
+    }
+  if ((dir = cgroup_dir (c->mon.init_pid, "memory", &v2)) != NULL)
+    {
+      if (read_u64 (dir, v2 ? "memory.current" : "memory.usage_in_bytes", NULL, &v))
+        {
+          uint64_t rss;
+          read_u64 (dir, "memory.stat", v2 ? "inactive_file" : "total_inactive_file", &inactive);
+          s->memory = malloc (sizeof (*s->memory));
+          runtime__v1__memory_usage__init (s->memory);
+          s->memory->timestamp = ctr_now_ns ();
+          s->memory->usage_bytes = u64 (v);
+          s->memory->working_set_bytes = u64 (v > inactive ? v - inactive : 0);
+          if (read_u64 (dir, "memory.stat", v2 ? "anon" : "total_rss", &rss))
+            s->memory->rss_bytes = u64 (rss);
+        }
+      free (dir);
+    }
+  return s;
+}
+
+static int
+handle_stats (struct daemon *d, const ProtobufCMessage *req, ProtobufCMessage **resp, struct rpc_status *st)
+{
+  const Runtime__V1__ContainerStatsRequest *in = (const Runtime__V1__ContainerStatsRequest *)req;
+  Runtime__V1__ContainerStatsResponse *r;
+  berth_err err = NULL;
+  struct ctr *c;
+
+  if (in->container_id == NULL || in->container_id[0] == '\0')
+    return rpc_fail (st, GRPC_STATUS_INVALID_ARGUMENT, "container_id: required");
+  if ((c = ctr_get (d, in->container_id, &err)) == NULL)
+    return fail_lookup (st, &err);
+  r = malloc (sizeof (*r));
+  runtime__v1__container_stats_response__init (r);
+  pthread_mutex_lock (&c->mu);
+  r->stats = container_stats (d, c);
+  pthread_mutex_unlock (&c->mu);
+  ctr_put (d, c);
+  *resp = &r->base;
+  return 0;
+}
+
+static int
+handle_list_stats (struct daemon *d, const ProtobufCMessage *req, ProtobufCMessage **resp, struct rpc_status *st)
+{
+  const Runtime__V1__ListContainerStatsRequest *in = (const Runtime__V1__ListContainerStatsRequest *)req;
+  const Runtime__V1__ContainerStatsFilter *f = in->filter;
+  Runtime__V1__ListContainerStatsResponse *r;
+  size_t n;
+  struct ctr **all = ctr_all (d, NULL, &n);
+
+  (void)st;
+  r = malloc (sizeof (*r));
+  runtime__v1__list_container_stats_response__init (r);
+  r->stats = n ? malloc (n * sizeof (*r->stats)) : NULL;
+  for (size_t i = 0; i < n; i++)
+    {
+      struct ctr *c = all[i];
+      bool want = !c->removed;
+
+      if (want && f && f->id && f->id[0] && strncmp (c->id, f->id, strlen (f->id)) != 0)
+        want = false;
+      if (want && f && f->pod_sandbox_id && f->pod_sandbox_id[0]
+          && strncmp (c->pod_id, f->pod_sandbox_id, strlen (f->pod_sandbox_id)) != 0)
+        want = false;
+      for (size_t j = 0; want && f && j < f->n_label_selector; j++)
+        {
+          const char *v = json_string_value (json_object_get (c->labels, f->label_selector[j]->key));
+          want = v != NULL && strcmp (v, f->label_selector[j]->value ?: "") == 0;
+        }
+      if (want)
+        {
+          pthread_mutex_lock (&c->mu);
+          if (!c->removed)
+            r->stats[r->n_stats++] = container_stats (d, c);
+          pthread_mutex_unlock (&c->mu);
+        }
+      ctr_put (d, c);
+    }
+  free (all);
+  *resp = &r->base;
+  return 0;
+}
+
 /* ---- Update, Reopen, ExecSync ---- */
 
 /* CRI's LinuxContainerResources as an OCI linux.resources object; zero
@@ -686,5 +884,7 @@ const struct rpc_handler container_service_handlers[] = {
   { "UpdateContainerResources", handle_update },
   { "ReopenContainerLog", handle_reopen },
   { "ExecSync", handle_exec_sync },
+  { "ContainerStats", handle_stats },
+  { "ListContainerStats", handle_list_stats },
   { NULL, NULL },
 };

@@ -433,6 +433,84 @@ def test_privileged_container_in_privileged_pod(ctrs, image, tmp):
         ctrs.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=p), timeout=60)
 
 
+def test_container_follows_host_network_and_ipc_of_its_pod(ctrs, image, tmp):
+    """A container whose config leaves namespace_options unset (POD) in a
+    pod on the host's network and ipc joins the host's, as containerd does
+    (critest's "portforward in host network" creates one so)."""
+    pb = ctrs.pb
+    NODE, CONTAINER = 2, 1
+    lx = pb.LinuxPodSandboxConfig(security_context=pb.LinuxSandboxSecurityContext(
+        namespace_options=pb.NamespaceOption(network=NODE, pid=CONTAINER, ipc=NODE)))
+    pcfg = pod_config(pb, tmp, hostname="", linux=lx)
+    pod = run_pod(ctrs, pcfg)
+    cid = create(ctrs, pod, pcfg, ctr_config(pb, image))
+    start(ctrs, cid)
+    for ns in ("net", "ipc", "uts"):
+        inside = out(ctrs, cid, "/bin/busybox", "readlink", f"/proc/self/ns/{ns}").strip()
+        assert inside == os.readlink(f"/proc/self/ns/{ns}"), ns
+    ctrs.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod), timeout=60)
+
+
+def test_add_all_capabilities_is_berthds_bounding_set(ctrs, image, tmp, pod_berthd):
+    """add_capabilities ["ALL"] in an unprivileged container means every
+    capability berthd has (containerd's current caps), not 0..cap_last_cap:
+    root here lacks CAP_SYS_RESOURCE and capset would fail."""
+    pb = ctrs.pb
+    pcfg = pod_config(pb, tmp)
+    pod = run_pod(ctrs, pcfg)
+
+    def capbnd(text):
+        return int([line for line in text.splitlines() if line.startswith("CapBnd")][0].split()[1], 16)
+
+    with open(f"/proc/{pod_berthd.proc.pid}/status") as f:
+        have = capbnd(f.read())
+    sc = pb.LinuxContainerConfig(security_context=pb.LinuxContainerSecurityContext(
+        capabilities=pb.Capability(add_capabilities=["ALL"], drop_capabilities=["CHOWN"])))
+    cid = create(ctrs, pod, pcfg, ctr_config(pb, image, linux=sc))
+    start(ctrs, cid)
+    status_text = out(ctrs, cid, "/bin/cat", "/proc/self/status")
+    assert capbnd(status_text) == have & ~1, status_text  # CAP_CHOWN is bit 0
+    ctrs.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod), timeout=60)
+
+
+def test_container_stats(ctrs, image, tmp):
+    """ContainerStats and ListContainerStats: attributes, cpu and memory
+    from the container's cgroup (as the host sees it), filters; an exited
+    container has attributes only."""
+    pb = ctrs.pb
+    pcfg = pod_config(pb, tmp)
+    pod = run_pod(ctrs, pcfg)
+    res = pb.LinuxContainerResources(memory_limit_in_bytes=64 << 20)
+    cid = create(ctrs, pod, pcfg, ctr_config(pb, image, labels={"tier": "front"}, annotations={"a": "b"},
+                                             linux=pb.LinuxContainerConfig(resources=res)))
+    start(ctrs, cid)
+    t0 = time.time_ns()
+    st = ctrs.runtime.ContainerStats(pb.ContainerStatsRequest(container_id=cid[:12]), timeout=30).stats
+    assert st.attributes.id == cid and st.attributes.metadata.name == "app"
+    assert dict(st.attributes.labels) == {"tier": "front"} and dict(st.attributes.annotations) == {"a": "b"}
+    assert st.cpu.timestamp >= t0 and st.cpu.usage_core_nano_seconds.value > 0
+    assert st.memory.timestamp >= t0 and 0 < st.memory.working_set_bytes.value <= st.memory.usage_bytes.value
+    init = info(ctrs, cid)["monitor"]["init_pid"]
+    assert int(cgroup_file(init, "cpuacct", "cpuacct.usage")) >= st.cpu.usage_core_nano_seconds.value
+    assert st.memory.usage_bytes.value <= int(cgroup_file(init, "memory", "memory.limit_in_bytes")) == 64 << 20
+
+    def ids(**filt):
+        f = pb.ContainerStatsFilter(**filt) if filt else None
+        r = ctrs.runtime.ListContainerStats(pb.ListContainerStatsRequest(filter=f), timeout=30)
+        return {s.attributes.id: s for s in r.stats}
+
+    assert set(ids()) == {cid}
+    assert set(ids(id=cid[:8])) == {cid} and set(ids(pod_sandbox_id=pod)) == {cid}
+    assert set(ids(label_selector={"tier": "front"})) == {cid} and not ids(label_selector={"tier": "back"})
+    assert not ids(id="f" * 64)
+    code, _ = code_of(lambda: ctrs.runtime.ContainerStats(pb.ContainerStatsRequest(container_id="0" * 64), timeout=30))
+    assert code == grpc.StatusCode.NOT_FOUND
+    stop(ctrs, cid)
+    ended = ids()[cid]
+    assert ended.attributes.id == cid and not ended.HasField("cpu") and not ended.HasField("memory")
+    ctrs.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod), timeout=60)
+
+
 def test_config_mount_seen_inside_and_in_status(ctrs, image, tmp):
     pb = ctrs.pb
     vol = os.path.join(tmp, "vol")

@@ -1265,6 +1265,29 @@ test_namespaces_pod_pid_without_infra (void **state)
   assert_contains (build_err (), "namespace_options.pid: POD, but the pod has no pid namespace to join");
 }
 
+/* A container left at POD (options unset) follows a pod on the host's
+ * network and ipc, and a pod without a pid namespace of its own. */
+static void
+test_namespaces_pod_follows_host_pod (void **state)
+{
+  Runtime__V1__NamespaceOption pod_nso = RUNTIME__V1__NAMESPACE_OPTION__INIT;
+  pod_nso.network = RUNTIME__V1__NAMESPACE_MODE__NODE;
+  pod_nso.ipc = RUNTIME__V1__NAMESPACE_MODE__NODE;
+  pod_nso.pid = RUNTIME__V1__NAMESPACE_MODE__CONTAINER;
+  pod_sc.namespace_options = &pod_nso;
+  pctx.netns_path = pctx.ipcns_path = pctx.utsns_path = NULL;
+  nso.pid = nso.network = nso.ipc = RUNTIME__V1__NAMESPACE_MODE__POD;
+  json_t *s = build ();
+  assert_null (ns_of (s, "network"));
+  assert_null (ns_of (s, "ipc"));
+  assert_null (ns_of (s, "uts"));
+  assert_null (at (s, "hostname"));
+  assert_non_null (ns_of (s, "pid"));
+  assert_null (str_at (ns_of (s, "pid"), "path"));
+  json_decref (s);
+  pod_sc.namespace_options = NULL;
+}
+
 static void
 test_namespaces_node_pid (void **state)
 {
@@ -1508,6 +1531,7 @@ main (void)
     T (test_namespaces_pod),
     T (test_namespaces_container_pid),
     T (test_namespaces_pod_pid_without_infra),
+    T (test_namespaces_pod_follows_host_pod),
     T (test_namespaces_node_pid),
     T (test_namespaces_target),
     T (test_userns_refused),
