@@ -258,37 +258,6 @@ handle_remove (struct daemon *d, const ProtobufCMessage *req, ProtobufCMessage *
 
 /* ---- Status and List ---- */
 
-typedef struct
-{
-  ProtobufCMessage base;
-  char *key;
-  char *value;
-} map_entry;
-
-/* Every map entry type of the proto is {base, key, value}; init gives the
- * right descriptor. */
-static void
-fill_map (json_t *src, size_t *n, void ***entries, size_t entry_size, void (*init) (void *))
-{
-  const char *k;
-  json_t *v;
-  size_t i = 0;
-
-  *n = json_object_size (src);
-  *entries = *n ? malloc (*n * sizeof (void *)) : NULL;
-  json_object_foreach (src, k, v)
-  {
-    map_entry *e = malloc (entry_size);
-    init (e);
-    e->key = pb_str (k);
-    e->value = pb_str (json_string_value (v));
-    (*entries)[i++] = e;
-  }
-}
-
-#define FILL_MAP(json, n, arr, type, init_fn)                                                                          \
-  fill_map ((json), &(n), (void ***)&(arr), sizeof (type), (void (*) (void *)) (init_fn))
-
 static Runtime__V1__ContainerMetadata *
 metadata (const struct ctr *c)
 {

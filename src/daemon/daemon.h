@@ -141,5 +141,11 @@ int rpc_server_stop (struct rpc_server *srv, int grace_s);
 char *xstrdup (const char *s);
 /* A copy of `s` for a message field: "" stays the shared default. */
 char *pb_str (const char *s);
+/* A map<string, string> field (labels, annotations) from a JSON object of
+ * strings: `init` is the entry type's init function, which sets its
+ * descriptor. */
+void pb_fill_map (json_t *src, size_t *n, void ***entries, size_t entry_size, void (*init) (void *));
+#define FILL_MAP(json, n, arr, type, init_fn)                                                                          \
+  pb_fill_map ((json), &(n), (void ***)&(arr), sizeof (type), (void (*) (void *)) (init_fn))
 
 #endif

@@ -51,6 +51,33 @@ pb_str (const char *s)
   return s == NULL || s[0] == '\0' ? (char *)protobuf_c_empty_string : xstrdup (s);
 }
 
+/* Every map entry type of the proto is {base, key, value}. */
+typedef struct
+{
+  ProtobufCMessage base;
+  char *key;
+  char *value;
+} map_entry;
+
+void
+pb_fill_map (json_t *src, size_t *n, void ***entries, size_t entry_size, void (*init) (void *))
+{
+  const char *k;
+  json_t *v;
+  size_t i = 0;
+
+  *n = json_object_size (src);
+  *entries = *n ? malloc (*n * sizeof (void *)) : NULL;
+  json_object_foreach (src, k, v)
+  {
+    map_entry *e = malloc (entry_size);
+    init (e);
+    e->key = pb_str (k);
+    e->value = pb_str (json_string_value (v));
+    (*entries)[i++] = e;
+  }
+}
+
 int
 rpc_fail (struct rpc_status *st, grpc_status_code code, const char *fmt, ...)
 {
