@@ -24,9 +24,6 @@ static int
 put_file (struct berth_store *s, int dirfd, const char *rel, char out[BERTH_DIGEST_LEN], int64_t *size, berth_err *err)
 {
   cleanup_close int fd = -1;
-  struct blob_writer w;
-  char buf[1 << 16];
-  ssize_t n;
 
   /* "a/../b" and absolute names were refused when the tar was unpacked;
      a directory import gets the same check here. */
@@ -35,21 +32,7 @@ put_file (struct berth_store *s, int dirfd, const char *rel, char out[BERTH_DIGE
   fd = openat (dirfd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0)
     return berth_fail (err, errno, "docker archive: open `%s`", rel);
-  if (blob_writer_open (s, &w, err) < 0)
-    return -1;
-  while ((n = read (fd, buf, sizeof (buf))) > 0)
-    if (blob_writer_write (&w, buf, (size_t)n, err) < 0)
-      {
-        blob_writer_abort (&w);
-        return -1;
-      }
-  if (n < 0)
-    {
-      blob_writer_abort (&w);
-      return berth_fail (err, errno, "docker archive: read `%s`", rel);
-    }
-  *size = (int64_t)w.size;
-  return blob_writer_commit (&w, NULL, -1, out, rel, err);
+  return blob_ingest_fd (s, fd, NULL, -1, out, size, rel, err);
 }
 
 /* docker-archive: every entry of manifest.json becomes an OCI manifest

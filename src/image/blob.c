@@ -122,6 +122,32 @@ blob_writer_commit (struct blob_writer *w, const char *expected, int64_t size, c
   return blob_writer_store (w, err);
 }
 
+int
+blob_ingest_fd (struct berth_store *s, int fd, const char *expected, int64_t size, char out[BERTH_DIGEST_LEN],
+                int64_t *size_out, const char *what, berth_err *err)
+{
+  struct blob_writer w;
+  char buf[1 << 16];
+  ssize_t n;
+
+  if (blob_writer_open (s, &w, err) < 0)
+    return -1;
+  while ((n = read (fd, buf, sizeof (buf))) > 0)
+    if (blob_writer_write (&w, buf, (size_t)n, err) < 0)
+      {
+        blob_writer_abort (&w);
+        return -1;
+      }
+  if (n < 0)
+    {
+      blob_writer_abort (&w);
+      return berth_fail (err, errno, "%s: read", what);
+    }
+  if (size_out)
+    *size_out = (int64_t)w.size;
+  return blob_writer_commit (&w, expected, size, out, what, err);
+}
+
 bool
 blob_exists (struct berth_store *s, const char *digest)
 {

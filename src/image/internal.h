@@ -82,6 +82,10 @@ int blob_writer_commit (struct blob_writer *w, const char *expected, int64_t siz
 int blob_writer_verify (struct blob_writer *w, const char *expected, int64_t size, char out[BERTH_DIGEST_LEN],
                         const char *what, berth_err *err);
 int blob_writer_store (struct blob_writer *w, berth_err *err);
+/* All of fd stored as a blob, checked against `expected`/`size` when given
+ * (NULL, -1: only computed, into out and *size_out when not NULL). */
+int blob_ingest_fd (struct berth_store *s, int fd, const char *expected, int64_t size, char out[BERTH_DIGEST_LEN],
+                    int64_t *size_out, const char *what, berth_err *err);
 void blob_writer_abort (struct blob_writer *w);
 
 bool blob_exists (struct berth_store *s, const char *digest);

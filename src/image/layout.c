@@ -31,10 +31,8 @@
 static int
 import_blob (struct berth_store *s, int dirfd, const char *digest, int64_t size, berth_err *err)
 {
-  char path[128], buf[1 << 16];
-  struct blob_writer w;
+  char path[128];
   cleanup_close int fd = -1;
-  ssize_t n;
 
   if (digest_check (digest, "descriptor", err) < 0)
     return -1;
@@ -44,20 +42,7 @@ import_blob (struct berth_store *s, int dirfd, const char *digest, int64_t size,
   fd = openat (dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0)
     return berth_fail (err, errno, "layout: open `%s`", path);
-  if (blob_writer_open (s, &w, err) < 0)
-    return -1;
-  while ((n = read (fd, buf, sizeof (buf))) > 0)
-    if (blob_writer_write (&w, buf, (size_t)n, err) < 0)
-      {
-        blob_writer_abort (&w);
-        return -1;
-      }
-  if (n < 0)
-    {
-      blob_writer_abort (&w);
-      return berth_fail (err, errno, "layout: read `%s`", path);
-    }
-  return blob_writer_commit (&w, digest, size, NULL, path, err);
+  return blob_ingest_fd (s, fd, digest, size, NULL, NULL, path, err);
 }
 
 static char *
