@@ -105,6 +105,16 @@ static void __attribute__ ((noreturn)) pin_child (int sock, unsigned types, cons
   struct pin_status st = { STAGE_OK, 0 };
   char c;
 
+  /* Hold nothing of berthd but our socket: a copy of another pin's socket,
+     inherited from a fork in a sibling thread, would keep that pin waiting
+     (and berthd's sockets open) for as long as we live. */
+  if (sock != 3)
+    {
+      dup2 (sock, 3);
+      sock = 3;
+    }
+  close_range (4, ~0U, 0);
+
   if (unshare ((int)types) < 0)
     st = (struct pin_status){ STAGE_UNSHARE, errno };
   else if ((types & CLONE_NEWUTS) && hostname != NULL && sethostname (hostname, strlen (hostname)) < 0)
@@ -112,7 +122,8 @@ static void __attribute__ ((noreturn)) pin_child (int sock, unsigned types, cons
   else if ((types & CLONE_NEWNET) && do_lo_up () < 0)
     st = (struct pin_status){ STAGE_LO, errno };
   (void)berth_write_all (sock, &st, sizeof (st));
-  /* Stay until the parent has bind-mounted our namespaces. */
+  /* Stay until the parent has bind-mounted our namespaces: it sends one
+     byte (or goes away). */
   while (read (sock, &c, 1) < 0 && errno == EINTR)
     ;
   _exit (0);
@@ -255,7 +266,10 @@ net_pin_namespaces (const char *dir, unsigned types, const char *hostname, struc
         && pin_one (dir, ns_kinds[i].name, child, kind_slot (&ns, ns_kinds[i].flag), err) < 0)
       goto fail;
 
-  /* Release the child; it exits and we reap it (no zombie left). */
+  /* Release the child with a byte, not by closing: a child forked by
+     another thread meanwhile may hold a copy of our end, and EOF would wait
+     for it.  It exits and we reap it (no zombie left). */
+  (void)berth_write_all (sock, "", 1);
   close (steal_fd (&sock));
   while (waitpid (child, NULL, 0) < 0 && errno == EINTR)
     ;
