@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,6 +280,46 @@ mount_cgroup_v1_tree (int target_fd, const char *dest, unsigned long flags, bert
   return (flags & MS_RDONLY) ? mountfd_setattr (tmpfs, false, MOUNT_ATTR_RDONLY, 0, 0, dest, err) : 0;
 }
 
+/* The mount point of the mount that holds `path` (a resolved path): the
+ * longest mount point in mountinfo that is `path` or a parent of it. */
+static char *
+mount_point_of (const char *path)
+{
+  FILE *f = fopen ("/proc/self/mountinfo", "re");
+  char *line = NULL, *best = NULL;
+  size_t cap = 0, best_len = 0;
+
+  while (f && getline (&line, &cap, f) > 0)
+    {
+      char mp[PATH_MAX], *o = mp;
+      const char *p;
+      size_t len;
+      if (sscanf (line, "%*s %*s %*s %*s %4095s", mp) != 1)
+        continue;
+      /* mountinfo escapes space, tab, newline and backslash as \ooo. */
+      for (p = mp; *p; p++)
+        if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] && p[3])
+          {
+            *o++ = (char)(((p[1] - '0') << 6) | ((p[2] - '0') << 3) | (p[3] - '0'));
+            p += 3;
+          }
+        else
+          *o++ = *p;
+      *o = '\0';
+      len = strlen (mp);
+      if ((len == 1 || (strncmp (path, mp, len) == 0 && (path[len] == '/' || path[len] == '\0'))) && len >= best_len)
+        {
+          free (best);
+          best = strdup (mp);
+          best_len = len;
+        }
+    }
+  free (line);
+  if (f)
+    fclose (f);
+  return best;
+}
+
 static int
 make_rootfs_mount_point (struct init_ctx *c, berth_err *err)
 {
@@ -287,11 +328,25 @@ make_rootfs_mount_point (struct init_ctx *c, berth_err *err)
 
   if (lx && lx->rootfs_propagation)
     prop = lx->rootfs_propagation;
-  /* Never let our mounts reach the host: slave (default) or as asked.
-     shared and unbindable are applied to the new "/" after pivot_root
-     (rootfs_finalize): shared here would link to the host, and an
-     unbindable rootfs could not be bind-mounted onto itself. */
-  if (mount (NULL, "/", NULL, (prop & (MS_SHARED | MS_UNBINDABLE)) ? MS_SLAVE | MS_REC : prop | MS_REC, NULL) < 0)
+  if (prop & MS_SHARED)
+    {
+      /* Shared, as runc does: "/" stays a peer of the host's mounts, so a
+         bind mount asked rshared (CRI's Bidirectional) sends what the
+         container mounts under it back to the host.  The mount holding the
+         rootfs is made private first, so the rootfs bind and everything
+         mounted in it (proc, dev, ...) stay in the container. */
+      cleanup_free char *real = realpath (c->rootfs, NULL);
+      cleanup_free char *mp = real ? mount_point_of (real) : NULL;
+      if (mount (NULL, "/", NULL, MS_SHARED | MS_REC, NULL) < 0)
+        return berth_fail (err, errno, "set propagation of `/`");
+      if (mp == NULL || mount (NULL, mp, NULL, MS_PRIVATE, NULL) < 0)
+        return berth_fail (err, mp ? errno : ENOENT, "make the mount holding rootfs `%s` private", c->rootfs);
+    }
+  /* Otherwise never let our mounts reach the host: slave (default) or as
+     asked.  unbindable is applied to the new "/" after pivot_root
+     (rootfs_finalize): an unbindable rootfs could not be bind-mounted onto
+     itself. */
+  else if (mount (NULL, "/", NULL, (prop & MS_UNBINDABLE) ? MS_SLAVE | MS_REC : prop | MS_REC, NULL) < 0)
     return berth_fail (err, errno, "set propagation of `/`");
   if (mount (c->rootfs, c->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
     return berth_fail (err, errno, "bind mount rootfs `%s` onto itself", c->rootfs);

@@ -134,6 +134,38 @@ def test_rootfs_propagation_slave_vs_private(ctx):
             assert has_master == want_master, (prop, mi["/mnt"])
 
 
+
+def host_mounts_under(path):
+    with open("/proc/self/mountinfo") as f:
+        return sorted(line.split()[4] for line in f
+                      if line.split()[4] == path or line.split()[4].startswith(path + "/"))
+
+
+def test_rootfs_propagation_rshared_sends_mounts_back_to_the_host(ctx):
+    """rootfsPropagation rshared with an rshared bind of a shared host dir
+    (what CRI makes of a Bidirectional mount): a mount made in the
+    container under it appears on the host, while the container's own
+    mounts (proc, dev, ...) do not leak out."""
+    src = host_dir(ctx, "bidir")
+    os.makedirs(os.path.join(src, "sub"))
+    with host_mount("--bind", src, target=src):
+        subprocess.run(["mount", "--make-shared", src], check=True)
+
+        def edit(spec):
+            add_mount("/mnt", "bind", src, ["rbind", "rshared"])(spec)
+            spec["linux"]["rootfsPropagation"] = "rshared"
+            for k in ("bounding", "effective", "permitted"):
+                spec["process"]["capabilities"][k].append("CAP_SYS_ADMIN")
+        b = ctx.bundle(sh("mount -t tmpfs -o size=1m from-container /mnt/sub && echo mounted"), edit=edit)
+        rootfs_before = host_mounts_under(os.path.join(b, "rootfs"))
+        r = ctx.cmd("run", "--bundle", b, ctx.new_id())
+        try:
+            assert r.rc == 0 and r.out == "mounted\n", r
+            assert host_mounts_under(src) == [src, os.path.join(src, "sub")]
+            assert host_mounts_under(os.path.join(b, "rootfs")) == rootfs_before
+        finally:
+            subprocess.run(["umount", os.path.join(src, "sub")], stderr=subprocess.DEVNULL)
+
 # ---------------------------------------------------------------------------
 # mounts
 
