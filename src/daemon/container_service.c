@@ -744,6 +744,10 @@ handle_reopen (struct daemon *d, const ProtobufCMessage *req, ProtobufCMessage *
     return fail_lookup (st, &err);
   if (c->log_path[0] == '\0')
     ret = rpc_fail (st, GRPC_STATUS_FAILED_PRECONDITION, "container %s has no log path", c->id);
+  /* By its exit record, not only its monitor: the monitor outlives the
+     container by the moments it takes to write that record. */
+  else if (ended (c))
+    ret = rpc_fail (st, GRPC_STATUS_FAILED_PRECONDITION, "container %s is not running", c->id);
   else if (monitor_reopen_log (&c->mon, c->log_path, &err) < 0)
     ret = rpc_fail_err (st, GRPC_STATUS_FAILED_PRECONDITION, &err);
   ctr_put (d, c);
