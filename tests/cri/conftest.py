@@ -79,18 +79,8 @@ def pb(session_tmp):
     return generate_stubs(out)
 
 
-@pytest.fixture(scope="session")
-def registry_factory(session_tmp):
-    started = []
-
-    def make(auth=None):
-        r = Registry(tempfile.mkdtemp(prefix="reg-", dir=session_tmp), auth)
-        started.append(r)
-        return r
-
-    yield make
-    for r in started:
-        r.stop()
+# The image suite's fixture: a docker-registry per call, stopped at the end.
+registry_factory = image_conftest.registry_factory
 
 
 @pytest.fixture(scope="session")

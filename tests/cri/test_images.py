@@ -8,11 +8,11 @@ import json
 import os
 import time
 import urllib.request
-import warnings
 
 import grpc
 import pytest
 
+import images  # tests/image/images.py (conftest put its dir on sys.path)
 from conftest import MIRRORED_HOST, REPO
 
 USER, PASSWORD = "berth", "s3cret-pw"
@@ -226,14 +226,7 @@ def test_image_fs_info(cri, registry, berthd):
 
 @pytest.fixture(scope="module")
 def basic_registry(registry_factory, layouts, session_tmp):
-    path = os.path.join(session_tmp, "htpasswd")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import crypt  # bcrypt through libcrypt, what htpasswd -B writes
-        line = f"{USER}:{crypt.crypt(PASSWORD, crypt.mksalt(crypt.METHOD_BLOWFISH))}\n"
-    with open(path, "w") as f:
-        f.write(line)
-    reg = registry_factory({"htpasswd": {"realm": "berth-test", "path": path}})
+    reg = registry_factory(images.htpasswd_auth(os.path.join(session_tmp, "htpasswd"), USER, PASSWORD))
     reg.push(layouts["busybox"], "1", "test/private:1", creds=f"{USER}:{PASSWORD}")
     return reg
 

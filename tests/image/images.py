@@ -21,6 +21,7 @@ import json
 import os
 import subprocess
 import tarfile
+import warnings
 
 MT_INDEX = "application/vnd.oci.image.index.v1+json"
 MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -210,3 +211,17 @@ def random_layer(size, seed, files=64):
         data = hashlib.shake_256(f"{seed}-{i}".encode()).digest(per)
         t.file(f"blob{seed}/f{i}", data)
     return t.bytes()
+
+
+def htpasswd_auth(path, user, password):
+    """Writes an htpasswd file at `path` with one bcrypt entry (what
+    `htpasswd -B` writes; made through libcrypt) and returns docker-registry's
+    auth config that uses it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+        line = f"{user}:{crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH))}\n"
+    with open(path, "w") as f:
+        f.write(line)
+    return {"htpasswd": {"realm": "berth-test", "path": path}}
+

@@ -2,7 +2,6 @@
 token (bearer) flow with a token server written here."""
 
 import base64
-import crypt
 import http.server
 import json
 import os
@@ -11,11 +10,11 @@ import subprocess
 import threading
 import time
 import urllib.parse
-import warnings
 
 import jwt
 import pytest
 
+import images
 from conftest import free_port
 
 USER, PASSWORD = "berth", "s3cret-pw"
@@ -40,14 +39,7 @@ def expect_auth_errors(store, ref, host):
 
 @pytest.fixture(scope="module")
 def basic_registry(registry_factory, layouts, session_tmp):
-    path = os.path.join(session_tmp, "htpasswd")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        # bcrypt through libcrypt: what htpasswd -B writes.
-        line = f"{USER}:{crypt.crypt(PASSWORD, crypt.mksalt(crypt.METHOD_BLOWFISH))}\n"
-    with open(path, "w") as f:
-        f.write(line)
-    reg = registry_factory({"htpasswd": {"realm": "berth-test", "path": path}})
+    reg = registry_factory(images.htpasswd_auth(os.path.join(session_tmp, "htpasswd"), USER, PASSWORD))
     reg.push(layouts["share"], "1", "test/private:1", creds=f"{USER}:{PASSWORD}")
     return reg
 
