@@ -117,6 +117,9 @@ class Podman:
         self.network = "berthtest"
         self.subnet = f"10.213.{subnet_octet}.0/24"
         self.session_cgroups = cgroups_under("libpod_parent")
+        # podman makes its parent cgroup on first use: ours to remove then.
+        self.parent_cgroups = {f"/sys/fs/cgroup/{h}/libpod_parent" for h in os.listdir("/sys/fs/cgroup")
+                               if not os.path.isdir(f"/sys/fs/cgroup/{h}/libpod_parent")}
         self.state_before, self.cgroups_before = set(), set(self.session_cgroups)
         self.conf = os.path.join(base, "containers.conf")
         self.storage_conf = os.path.join(base, "storage.conf")
@@ -228,7 +231,7 @@ default_network = "{self.network}"
         for pid in pids_mentioning(self.base):
             os.kill(pid, signal.SIGKILL)
         unmount_all_under(self.base)
-        remove_cgroups(cgroups_under("libpod_parent") - self.session_cgroups)
+        remove_cgroups((cgroups_under("libpod_parent") - self.session_cgroups) | self.parent_cgroups)
         subprocess.run(["ip", "link", "del", self.bridge], stderr=subprocess.DEVNULL)
         shutil.rmtree(self.base, ignore_errors=True)
 
