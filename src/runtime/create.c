@@ -166,6 +166,7 @@ struct create_job
   int tty_parent; /* foreground terminal: our end of the console socketpair */
   pid_t pid;
   pid_t intermediate; /* joined userns + new pidns: the first child, which exits */
+  struct host_mounts host_mounts;
 };
 
 static void
@@ -183,6 +184,8 @@ job_undo (struct create_job *j)
       kill (j->intermediate, SIGKILL);
       waitpid (j->intermediate, NULL, 0);
     }
+  if (host_mounts_release (&j->host_mounts, j->rootfs, &ignored) < 0)
+    berth_err_free (&ignored);
   if (j->cgroup_made && berth_cgroup_destroy (j->cgroup, &ignored) < 0)
     berth_err_free (&ignored);
   if (j->dirfd >= 0 && berth_state_dir_remove (j->ctx->state_root, j->opts->id, &ignored) < 0)
@@ -516,6 +519,7 @@ build_state (struct create_job *j, bool creating)
   st->cgroup = j->cgroup; /* borrowed until the final save */
   st->new_pid_ns = lx && lx->namespaces[BERTH_NS_PID].present;
   st->hooks = j->init.hooks;
+  st->host_mounts = j->host_mounts;
   st->creating = creating;
   st->cgroup_pending = creating && !j->cgroup_made;
   return st;
@@ -567,10 +571,19 @@ create_steps (struct create_job *j, bool foreground, berth_err *err)
       || process_extras_parse (j->spec->process, lx, &j->init.extras, err) < 0
       || ns_time_offsets (lx, &j->init.time_offsets, err) < 0 || netdev_parse (lx, &j->netdevs, err) < 0)
     return -1;
+  if (lx == NULL)
+    return berth_fail (err, 0, "linux: required on Linux");
   if (lx->seccomp && (j->init.seccomp = j->seccomp = berth_seccomp_compile (lx->seccomp, err)) == NULL)
     return -1;
-  if (lx == NULL || !lx->namespaces[BERTH_NS_MNT].present)
-    return berth_fail (err, 0, "linux.namespaces: a mount namespace is required");
+  /* No mount namespace: the host's is inherited (config-linux.md), and the
+     mounts made there are detached at delete (host_mounts.h). */
+  if (!lx->namespaces[BERTH_NS_MNT].present)
+    {
+      if (lx->rootfs_propagation)
+        return berth_fail (err, 0, "linux.rootfsPropagation: needs a mount namespace (it would change the host's mounts)");
+      if (host_mounts_begin (&j->host_mounts, j->rootfs, err) < 0)
+        return berth_wrap (err, "root.path");
+    }
   j->dirfd = berth_state_dir_create (j->ctx->state_root, o->id, err);
   if (j->dirfd < 0)
     return -1;
@@ -625,7 +638,7 @@ create_steps (struct create_job *j, bool foreground, berth_err *err)
              j->init.unshare_flags);
   if (sync_send (j->sync_parent, SYNC_GO, NULL, err) < 0)
     return -1;
-  if (wait_for_init (j, err) < 0)
+  if (wait_for_init (j, err) < 0 || host_mounts_commit (&j->host_mounts, j->rootfs, err) < 0)
     return -1;
   berth_log (BERTH_LOG_DEBUG, "container %s: init ready, waiting for start", o->id);
   return 0;
@@ -642,7 +655,7 @@ create_container (const struct berth_context *ctx, const struct berth_create_opt
   out->spec = NULL;
   out->dirfd = out->master_fd = -1;
   j.init.id = opts->id;
-  j.init.sync_fd = j.init.fifo_fd = j.init.console_fd = -1;
+  j.init.sync_fd = j.init.fifo_fd = j.init.console_fd = j.init.root_fd = -1;
   for (int i = 0; i < BERTH_NS_COUNT; i++)
     j.init.ns_fds[i] = -1;
   j.init.no_pivot = opts->no_pivot;

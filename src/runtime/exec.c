@@ -65,10 +65,26 @@ send_to_seccomp_agent (struct exec_job *j, int notify_fd, berth_err *err)
                                           j->st->annotations, err);
 }
 
+/* The init's root (/proc/PID/root): the chroot it lives in. */
+static int
+open_init_root (pid_t pid, berth_err *err)
+{
+  char path[64];
+  int fd;
+
+  snprintf (path, sizeof (path), "/proc/%d/root", pid);
+  fd = open (path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return berth_fail (err, errno, "open the container's root `%s`", path);
+  return fd;
+}
+
 static void
 exec_job_free (struct exec_job *j)
 {
   berth_seccomp_free (j->seccomp);
+  if (j->init.root_fd >= 0)
+    close (j->init.root_fd);
   init_ctx_close_fds (&j->init);
   if (j->sync_parent >= 0)
     close (j->sync_parent);
@@ -108,6 +124,8 @@ exec_channels (struct exec_job *j, const struct berth_exec_options *o, berth_err
   for (int i = 0; i < BERTH_NS_COUNT; i++)
     if (j->init.ns_fds[i] >= 0)
       j->init.ns_fds[i] = move_fd_above (j->init.ns_fds[i], min, err);
+  if (j->init.root_fd >= 0)
+    j->init.root_fd = move_fd_above (j->init.root_fd, min, err);
   return (j->sync_parent < 0 || j->init.sync_fd < 0) ? -1 : 0;
 }
 
@@ -181,7 +199,7 @@ berth_container_exec (const struct berth_context *ctx, const char *id, const str
   int ret = -1;
 
   *exit_status = 0;
-  j.init.sync_fd = j.init.console_fd = j.init.fifo_fd = -1;
+  j.init.sync_fd = j.init.console_fd = j.init.fifo_fd = j.init.root_fd = -1;
   for (int i = 0; i < BERTH_NS_COUNT; i++)
     j.init.ns_fds[i] = -1;
   dirfd = berth_state_dir_open (ctx->state_root, id, false, err);
@@ -215,6 +233,11 @@ berth_container_exec (const struct berth_context *ctx, const char *id, const str
   dirfd = -1;
   j.init.preserve_fds = opts->preserve_fds;
   if (ns_open_of_pid (st->pid, j.init.ns_fds, err) < 0)
+    goto out;
+  /* Without a mount namespace of its own the container is only a chroot:
+     joining the (host's) mount namespace would leave the process at the
+     host's root. */
+  if (st->host_mounts.used && (j.init.root_fd = open_init_root (st->pid, err)) < 0)
     goto out;
   for (int i = 0; i < BERTH_NS_COUNT; i++)
     if (i != BERTH_NS_PID && j.init.ns_fds[i] >= 0)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/log.h"
 
 #define HOOK_OUTPUT_MAX 4096
 
@@ -175,20 +176,27 @@ hooks_run (const struct berth_spec *spec, enum berth_hook_kind kind, const char 
   return 0;
 }
 
-int
-hooks_run_all (const struct berth_spec *spec, enum berth_hook_kind kind, const char *state_json, berth_err *err)
+void
+hooks_run_warn (const struct berth_spec *spec, enum berth_hook_kind kind, const char *state_json)
 {
-  int ret = 0;
   for (size_t i = 0; i < spec->n_hooks[kind]; i++)
     {
       berth_err one = NULL;
       if (run_one (&spec->hooks[kind][i], berth_hook_kind_name (kind), i, state_json, &one) < 0)
         {
-          if (ret == 0)
-            berth_err_move (err, &one);
+          berth_log (BERTH_LOG_WARNING, "%s", one->msg);
           berth_err_free (&one);
-          ret = -1;
         }
     }
-  return ret;
+}
+
+bool
+hooks_failure_is_warning (const struct berth_spec *spec, enum berth_hook_kind kind)
+{
+  /* runtime-spec 1.3 made a failing poststart hook stop the container;
+     before it, the rule was "log a warning and go on".  A bundle is held to
+     the version it declares. */
+  if (kind == BERTH_HOOK_POSTSTART)
+    return !berth_spec_version_at_least (spec, 1, 3);
+  return kind == BERTH_HOOK_POSTSTOP;
 }

@@ -14,9 +14,12 @@ char *hooks_state_json (const char *id, const char *status, pid_t pid, const cha
 /* Run every hook of `kind` in order; stops at the first failure. */
 int hooks_run (const struct berth_spec *spec, enum berth_hook_kind kind, const char *state_json, berth_err *err);
 
-/* poststop: every hook runs even when one fails (runtime.md step 13);
- * returns -1 with the first failure in *err. */
-int hooks_run_all (const struct berth_spec *spec, enum berth_hook_kind kind, const char *state_json, berth_err *err);
+/* Run every hook of `kind` even when one fails, logging each failure as a
+ * warning (poststop: runtime.md step 13; poststart before spec 1.3). */
+void hooks_run_warn (const struct berth_spec *spec, enum berth_hook_kind kind, const char *state_json);
+
+/* Whether a failing hook of `kind` is only a warning for this bundle. */
+bool hooks_failure_is_warning (const struct berth_spec *spec, enum berth_hook_kind kind);
 
 /* Bit (1 << kind) set for every kind the spec has hooks of. */
 unsigned hooks_mask (const struct berth_spec *spec);

@@ -167,7 +167,7 @@ setup_console (struct init_ctx *c, berth_err *err)
   if (c->process->has_console_size
       && terminal_set_size (master, c->process->console_height, c->process->console_width, err) < 0)
     return -1;
-  if (c->new_mntns && devices_bind_console (name, err) < 0)
+  if (devices_bind_console (name, err) < 0)
     return -1;
   if (terminal_send_master (c->console_fd, master, name, err) < 0)
     return -1;
@@ -257,7 +257,7 @@ setup_container (struct init_ctx *c, char **exe, berth_err *err)
     return -1;
   if (process_set_oom_score_adj (p, err) < 0)
     return -1;
-  if (c->new_mntns && rootfs_prepare (c, err) < 0)
+  if (rootfs_prepare (c, err) < 0)
     return -1;
   if (run_create_hooks (c, err) < 0)
     return -1;
@@ -266,6 +266,7 @@ setup_container (struct init_ctx *c, char **exe, berth_err *err)
       if (rootfs_pivot (c, err) < 0)
         return -1;
     }
+  /* In the host's mount namespace pivot_root would move everyone's root. */
   else if (chroot (c->rootfs) < 0 || chdir ("/") < 0)
     return berth_fail (err, errno, "chroot to `%s`", c->rootfs);
   if (set_names_and_sysctls (c, err) < 0)
@@ -274,7 +275,7 @@ setup_container (struct init_ctx *c, char **exe, berth_err *err)
     return -1;
   if (setup_console (c, err) < 0)
     return -1;
-  if (c->new_mntns && rootfs_finalize (c, err) < 0)
+  if (rootfs_finalize (c, err) < 0)
     return -1;
   if (process_set_rlimits (p, err) < 0)
     return -1;
@@ -383,6 +384,16 @@ init_exec_main (struct init_ctx *c)
   if (ns_join (c->ns_fds, c->join_mask, &err) < 0)
     sync_child_fail (c->sync_fd, &err);
   ns_close_all (c->ns_fds);
+  if (c->root_fd >= 0)
+    {
+      if (fchdir (c->root_fd) < 0 || chroot (".") < 0)
+        {
+          berth_fail (&err, errno, "chroot to the container's root");
+          sync_child_fail (c->sync_fd, &err);
+        }
+      close (c->root_fd);
+      c->root_fd = -1;
+    }
   if (c->console_fd >= 0)
     {
       cleanup_close int master = -1;

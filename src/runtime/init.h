@@ -22,6 +22,7 @@ struct init_ctx
   int sync_fd;                /* child end of the sync socket */
   int fifo_fd;                /* O_PATH fd of exec.fifo; -1 for exec */
   int console_fd;             /* socket to send the pty master on; -1: no terminal */
+  int root_fd;                /* exec into a container without a mount namespace: its root, to chroot to; or -1 */
   int ns_fds[BERTH_NS_COUNT]; /* namespaces to join (-1: none) */
   unsigned join_mask;         /* bits (1 << type) the child setns()es after GO */
   int unshare_flags;          /* CLONE_* the child unshares after GO */

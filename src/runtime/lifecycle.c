@@ -230,7 +230,13 @@ run_state_hooks (int dirfd, const struct berth_state *st, enum berth_hook_kind k
   if (spec == NULL)
     return -1;
   state = hooks_state_json (st->id, status, status[0] == 's' ? 0 : st->pid, st->bundle, st->annotations);
-  ret = kind == BERTH_HOOK_POSTSTOP ? hooks_run_all (spec, kind, state, err) : hooks_run (spec, kind, state, err);
+  if (hooks_failure_is_warning (spec, kind))
+    {
+      hooks_run_warn (spec, kind, state);
+      ret = 0;
+    }
+  else
+    ret = hooks_run (spec, kind, state, err);
   berth_spec_free (spec);
   return ret;
 }
@@ -298,7 +304,8 @@ start_created (int dirfd, const struct berth_state *st, berth_err *err)
   if ((st->hooks & ((1u << BERTH_HOOK_START_CONTAINER) | (1u << BERTH_HOOK_POSTSTART)))
       && wait_user_process (fifo, st, err) < 0)
     return -1;
-  /* A failing poststart hook stops the container (runtime.md, step 9). */
+  /* A failing poststart hook stops the container (runtime.md 1.3, step 9;
+     a bundle of an older version only gets warnings). */
   if (run_state_hooks (dirfd, st, BERTH_HOOK_POSTSTART, "running", err) < 0)
     {
       kill (st->pid, SIGKILL);
@@ -384,6 +391,8 @@ destroy_container (const struct berth_context *ctx, int dirfd, struct berth_stat
       kill (st->pid, SIGKILL);
       wait_exit (st->pid, st->pid_start, 10000);
     }
+  if (host_mounts_release (&st->host_mounts, st->rootfs, err) < 0)
+    return -1;
   if (st->cgroup && st->cgroup_pending)
     berth_cgroup_assume_leaf_made (st->cgroup);
   if (st->cgroup && berth_cgroup_destroy (st->cgroup, err) < 0)

@@ -1,4 +1,5 @@
 #include "runtime/process_extras.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -259,8 +260,13 @@ check_lsm (const struct berth_process *p, const struct berth_linux *lx, berth_er
   if (p->selinux_label && *p->selinux_label && !selinux)
     return berth_fail (err, 0, "process.selinuxLabel: SELinux is not enabled on this host (label \"%s\")",
                        p->selinux_label);
+  /* A mount label only names the files' context for a policy to enforce;
+     without SELinux there is no policy and nothing to label, so (as crun and
+     containerd) it is ignored, with a warning.  The process label above is
+     different: it is the confinement itself, so asking for it fails. */
   if (lx && lx->mount_label && *lx->mount_label && !selinux)
-    return berth_fail (err, 0, "linux.mountLabel: SELinux is not enabled on this host (label \"%s\")", lx->mount_label);
+    berth_log (BERTH_LOG_WARNING, "linux.mountLabel ignored: SELinux is not enabled on this host (label \"%s\")",
+               lx->mount_label);
   return 0;
 }
 

@@ -321,7 +321,7 @@ mount_point_of (const char *path)
 }
 
 static int
-make_rootfs_mount_point (struct init_ctx *c, berth_err *err)
+set_root_propagation (struct init_ctx *c, berth_err *err)
 {
   unsigned long prop = MS_SLAVE | MS_REC;
   const struct berth_linux *lx = c->spec->linux;
@@ -341,13 +341,26 @@ make_rootfs_mount_point (struct init_ctx *c, berth_err *err)
         return berth_fail (err, errno, "set propagation of `/`");
       if (mp == NULL || mount (NULL, mp, NULL, MS_PRIVATE, NULL) < 0)
         return berth_fail (err, mp ? errno : ENOENT, "make the mount holding rootfs `%s` private", c->rootfs);
+      return 0;
     }
   /* Otherwise never let our mounts reach the host: slave (default) or as
      asked.  unbindable is applied to the new "/" after pivot_root
      (rootfs_finalize): an unbindable rootfs could not be bind-mounted onto
      itself. */
-  else if (mount (NULL, "/", NULL, (prop & MS_UNBINDABLE) ? MS_SLAVE | MS_REC : prop | MS_REC, NULL) < 0)
+  if (mount (NULL, "/", NULL, (prop & MS_UNBINDABLE) ? MS_SLAVE | MS_REC : prop | MS_REC, NULL) < 0)
     return berth_fail (err, errno, "set propagation of `/`");
+  return 0;
+}
+
+static int
+make_rootfs_mount_point (struct init_ctx *c, berth_err *err)
+{
+  /* Without a mount namespace of its own (host_mounts.h) the host's
+     propagation is not ours to change; the rootfs still gets a bind of its
+     own, so root.readonly and the mounts below sit on a mount that the
+     parent can detach at delete. */
+  if (c->new_mntns && set_root_propagation (c, err) < 0)
+    return -1;
   if (mount (c->rootfs, c->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
     return berth_fail (err, errno, "bind mount rootfs `%s` onto itself", c->rootfs);
   return 0;
@@ -465,7 +478,7 @@ rootfs_finalize (struct init_ctx *c, berth_err *err)
       for (size_t i = 0; i < lx->n_readonly_paths; i++)
         if (readonly_path (lx->readonly_paths[i], err) < 0)
           return -1;
-      if (lx->rootfs_propagation
+      if (lx->rootfs_propagation && c->new_mntns
           && mount (NULL, "/", NULL,
                     lx->rootfs_propagation & (MS_SHARED | MS_SLAVE | MS_PRIVATE | MS_UNBINDABLE | MS_REC), NULL)
                  < 0)

@@ -200,6 +200,10 @@ berth_state_save (int dirfd, const struct berth_state *st, berth_err *err)
     json_object_set_new (obj, "cgroup_pending", json_true ());
   if (st->hooks)
     json_object_set_new (obj, "hooks", json_integer (st->hooks));
+  if (st->host_mounts.used)
+    json_object_set_new (obj, "host_mounts",
+                         json_pack ("{s:I, s:I}", "before", (json_int_t)st->host_mounts.before, "ours",
+                                    (json_int_t)st->host_mounts.ours));
   text = json_dumps (obj, JSON_COMPACT);
   json_decref (obj);
   if (text == NULL)
@@ -252,6 +256,12 @@ berth_state_load (int dirfd, const char *id, berth_err *err)
   st->creating = json_is_true (json_object_get (obj, "creating"));
   st->cgroup_pending = json_is_true (json_object_get (obj, "cgroup_pending"));
   st->hooks = (unsigned)json_integer_value (json_object_get (obj, "hooks"));
+  {
+    json_t *hm = json_object_get (obj, "host_mounts");
+    st->host_mounts.used = json_is_object (hm);
+    st->host_mounts.before = (unsigned long long)json_integer_value (json_object_get (hm, "before"));
+    st->host_mounts.ours = (unsigned long long)json_integer_value (json_object_get (hm, "ours"));
+  }
   cg = json_object_get (obj, "cgroup");
   if (cg != NULL)
     {

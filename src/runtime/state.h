@@ -17,6 +17,7 @@
 
 #include "runtime/cgroup.h"
 #include "runtime/container.h"
+#include "runtime/host_mounts.h"
 #include "util/error.h"
 #include "util/proc.h"
 
@@ -37,6 +38,7 @@ struct berth_state
   bool cgroup_pending;         /* the cgroup was being made: what exists is ours */
   unsigned hooks;              /* hooks_mask(): start and delete read the config only when needed */
   bool new_pid_ns;             /* the container has its own pid namespace */
+  struct host_mounts host_mounts; /* no mount namespace: our mounts in the host's table */
 };
 
 void berth_state_free (struct berth_state *st);

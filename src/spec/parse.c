@@ -1,5 +1,6 @@
 /* config.json as a whole: load, JSON decode, and the top-level properties. */
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,4 +181,14 @@ berth_spec_load (const char *path, berth_err *err)
   if (data == NULL)
     return NULL;
   return berth_spec_parse (data, len, path, err);
+}
+
+bool
+berth_spec_version_at_least (const struct berth_spec *spec, unsigned major, unsigned minor)
+{
+  unsigned ma, mi;
+
+  if (spec->oci_version == NULL || sscanf (spec->oci_version, "%u.%u", &ma, &mi) != 2)
+    return true;
+  return ma != major ? ma > major : mi >= minor;
 }

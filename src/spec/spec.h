@@ -26,7 +26,7 @@
  * would turn the `linux` member below into a syntax error.  Test __linux__. */
 #undef linux
 
-#define BERTH_OCI_VERSION "1.2.0"
+#define BERTH_OCI_VERSION "1.3.0"
 
 /* Namespaces, in the order berth joins them: user first (joining others may
  * need the capabilities it grants), mount last (it changes path lookup). */
@@ -364,6 +364,11 @@ struct berth_spec
 /* Parse and validate a config.json document held in memory (len bytes).
  * `where` names the source in messages (e.g. the file path). */
 struct berth_spec *berth_spec_parse (const char *data, size_t len, const char *where, berth_err *err);
+
+/* Whether the bundle's ociVersion is major.minor or later (a pre-release such
+ * as "1.3.0-rc.1" counts as 1.3).  An ociVersion that is not SemVer counts as
+ * current: the version only selects between old and new rules. */
+bool berth_spec_version_at_least (const struct berth_spec *spec, unsigned major, unsigned minor);
 
 /* Read and parse a config file. */
 struct berth_spec *berth_spec_load (const char *path, berth_err *err);

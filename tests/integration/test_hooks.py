@@ -114,14 +114,38 @@ def test_hook_env_and_args(ctx):
         assert f.read() == "zero one from-env\n"
 
 
+def with_version_and_hooks(version, hooks):
+    def edit(spec):
+        spec["ociVersion"] = version
+        spec["hooks"] = hooks
+    return edit
+
+
 @runc_lacks("poststart after start (runc 1.1 runs poststart hooks at create)")
 def test_failing_poststart_stops_the_container(ctx):
+    # runtime-spec 1.3, runtime.md step 9: generate an error, stop the container.
     hooks = {"poststart": [{"path": "/bin/false"}]}
-    cid, _ = ctx.create(edit=with_hooks(hooks))
+    cid, _ = ctx.create(edit=with_version_and_hooks("1.3.0", hooks))
     r = ctx.cmd("start", cid)
-    assert r.rc != 0, r
+    assert r.rc != 0 and "poststart hook #0" in r.err, r
     ctx.wait_status(cid, "stopped")
     ctx.ok("delete", cid)
+
+
+@runc_lacks("poststart after start (runc 1.1 runs poststart hooks at create)")
+def test_failing_poststart_of_an_older_bundle_is_a_warning(ctx):
+    # Up to runtime-spec 1.2: log a warning, run the remaining hooks, and go
+    # on as if the hook had succeeded.  The bundle's ociVersion decides.
+    log = os.path.join(ctx.tmp, "second.log")
+    hooks = {"poststart": [{"path": "/bin/false"},
+                           {"path": "/bin/sh", "args": ["sh", "-c", f"echo second ran > {log}"]}]}
+    cid, _ = ctx.create(["sleep", "30"], edit=with_version_and_hooks("1.2.0", hooks))
+    r = ctx.cmd("start", cid)
+    assert r.rc == 0 and "poststart hook #0" in r.err, r
+    with open(log) as f:
+        assert f.read() == "second ran\n"
+    assert ctx.state(cid)["status"] == "running"
+    ctx.ok("delete", "--force", cid)
 
 
 def test_failing_poststop_is_only_a_warning(ctx):

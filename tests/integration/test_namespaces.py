@@ -284,3 +284,89 @@ def test_join_mount_namespace_by_path_gets_the_rootfs(ctx):
     finally:
         holder.kill()
         holder.wait()
+
+
+# ---- no mount namespace: the host's is inherited (config-linux.md) ----------
+
+def without_mount_ns(spec):
+    spec["linux"]["namespaces"] = [n for n in spec["linux"]["namespaces"] if n["type"] != "mount"]
+
+
+def host_mounts_under(path):
+    real = os.path.realpath(path)
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    return [p for p in points if p == real or p.startswith(real + "/")]
+
+
+def test_no_mount_namespace_inherits_the_hosts_and_chroots(ctx):
+    b = ctx.bundle(sh("readlink /proc/self/ns/mnt; cat /marker; grep -c ' /proc proc ' /proc/self/mounts"),
+                   edit=without_mount_ns)
+    with open(os.path.join(b, "rootfs", "marker"), "w") as f:
+        f.write("inside\n")
+    r = ctx.cmd("run", "--bundle", b, ctx.new_id())
+    assert r.rc == 0, r
+    # The host's mount namespace, the bundle's rootfs as /, and the config's
+    # /proc mounted (under the rootfs, in the host's table).
+    assert r.out.split() == [host_ns("mnt"), "inside", "1"], r
+
+
+@runc_lacks("removing the container's mounts from the host at delete (runc leaves them)")
+def test_no_mount_namespace_mounts_are_removed_at_delete(ctx):
+    cid, b = ctx.create(edit=without_mount_ns)
+    rootfs = os.path.join(b, "rootfs")
+    made = host_mounts_under(rootfs)
+    # The config's mounts are in the host's table while the container lives.
+    assert os.path.realpath(rootfs) in made, made
+    assert any(m.endswith("/proc") for m in made) and any(m.endswith("/dev") for m in made), made
+    ctx.ok("delete", "--force", cid)
+    assert host_mounts_under(rootfs) == [], host_mounts_under(rootfs)
+
+
+@runc_lacks("removing the container's mounts from the host when create fails")
+def test_no_mount_namespace_failed_create_leaves_no_mount(ctx):
+    def edit(spec):
+        without_mount_ns(spec)
+        spec["hooks"] = {"createRuntime": [{"path": "/bin/false"}]}
+    b = ctx.bundle(["true"], edit=edit)
+    r = ctx.cmd("create", "--bundle", b, ctx.new_id())
+    assert r.rc != 0 and "createRuntime" in r.err, r
+    assert host_mounts_under(os.path.join(b, "rootfs")) == []
+
+
+@berth_only
+def test_no_mount_namespace_keeps_a_mount_of_the_user_on_the_rootfs(ctx):
+    # A mount someone else put on the rootfs (an engine's overlay) is not ours
+    # to remove: only the bind made by create goes.
+    b = ctx.bundle(["sleep", "30"], edit=without_mount_ns)
+    rootfs = os.path.join(b, "rootfs")
+    subprocess.run(["mount", "--bind", rootfs, rootfs], check=True)
+    try:
+        cid = ctx.new_id()
+        ctx.ok("create", "--bundle", b, cid)
+        ctx.ok("delete", "--force", cid)
+        assert host_mounts_under(rootfs) == [os.path.realpath(rootfs)]
+    finally:
+        subprocess.run(["umount", rootfs], check=True)
+
+
+@berth_only
+def test_exec_escape_to_host_root_without_mount_namespace(ctx):
+    # Joining the host's mount namespace puts a process at the host's root;
+    # exec must land in the container's chroot like its init.
+    cid, b = ctx.create(["sleep", "30"], edit=without_mount_ns)
+    ctx.ok("start", cid)
+    with open(os.path.join(b, "rootfs", "marker"), "w") as f:
+        f.write("inside\n")
+    r = ctx.ok("exec", cid, "sh", "-c", f"cat /marker; test -e {ctx.tmp} && echo host-visible || true")
+    assert r.out == "inside\n", r
+    ctx.ok("delete", "--force", cid)
+
+
+@berth_only
+def test_no_mount_namespace_refuses_rootfs_propagation(ctx):
+    def edit(spec):
+        without_mount_ns(spec)
+        spec["linux"]["rootfsPropagation"] = "shared"
+    r = ctx.run(["true"], edit=edit)
+    assert r.rc != 0 and "linux.rootfsPropagation" in r.err and "mount namespace" in r.err, r

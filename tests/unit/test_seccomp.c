@@ -418,7 +418,7 @@ agent_receive (struct agent *a, pid_t pid_expected, const char *metadata_expecte
     n += m;
   doc = json_loads (buf, 0, NULL);
   assert_non_null (doc);
-  assert_string_equal (json_string_value (json_object_get (doc, "ociVersion")), "1.2.0");
+  assert_string_equal (json_string_value (json_object_get (doc, "ociVersion")), "1.3.0");
   assert_int_equal (json_array_size (json_object_get (doc, "fds")), 1);
   assert_string_equal (json_string_value (json_array_get (json_object_get (doc, "fds"), 0)), "seccompFd");
   assert_int_equal (json_integer_value (json_object_get (doc, "pid")), pid_expected);

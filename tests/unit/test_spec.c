@@ -664,11 +664,33 @@ test_where_defaults_to_config_json (void **state)
   berth_err_free (&err);
 }
 
+/* ociVersion selects old or new rules (poststart failures): 1.3 and later,
+ * pre-releases of 1.3, and text that is not SemVer count as "at least 1.3". */
+static void
+test_version_at_least (void **state)
+{
+  (void)state;
+  static const struct
+  {
+    const char *version;
+    bool at_least_1_3;
+  } cases[] = {
+    { "1.0.2-dev", false }, { "1.2.1", false }, { "0.9.0", false }, { "1.3.0", true },
+    { "1.3.0-rc.1", true }, { "1.10.0", true }, { "2.0.0", true },   { "not-a-version", true },
+  };
+  for (size_t i = 0; i < sizeof (cases) / sizeof (cases[0]); i++)
+    {
+      struct berth_spec spec = { .oci_version = (char *)cases[i].version };
+      assert_int_equal (berth_spec_version_at_least (&spec, 1, 3), cases[i].at_least_1_3);
+    }
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_full_process),
+    cmocka_unit_test (test_version_at_least),
     cmocka_unit_test (test_full_mounts),
     cmocka_unit_test (test_full_hooks),
     cmocka_unit_test (test_full_linux),
