@@ -11,6 +11,7 @@ do_mount (struct ctl *ctl, int argc, char **argv)
 {
   static const struct option opts[] = { { "id", required_argument, NULL, 'i' }, { NULL, 0, NULL, 0 } };
   const char *id = NULL;
+  struct berth_image_ref img = { 0 };
   struct berth_store *s;
   berth_err err = NULL;
   int c, ret;
@@ -25,7 +26,14 @@ do_mount (struct ctl *ctl, int argc, char **argv)
   s = ctl_open_store (ctl);
   if (s == NULL)
     return 1;
-  ret = berth_image_mount (s, argv[optind], argv[optind + 1], id, &err);
+  /* Layers pulled with --no-unpack (or imported) are unpacked first:
+     berth_image_mount only mounts. */
+  ret = berth_image_lookup (s, argv[optind], &img, &err);
+  if (ret == 0)
+    ret = berth_image_unpack (s, &img, &err);
+  if (ret == 0)
+    ret = berth_image_mount (s, argv[optind], argv[optind + 1], id, &err);
+  berth_image_ref_clear (&img);
   berth_store_close (s);
   return ret < 0 ? ctl_fail (&err) : 0;
 }

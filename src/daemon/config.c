@@ -6,7 +6,8 @@
  *     "default_runtime": "berth",
  *     "cgroup_driver": "cgroupfs",
  *     "restrict_oom_score_adj": true,
- *     "registries": {"registry.example": {"insecure": true, "mirror": "http://127.0.0.1:5000"}}
+ *     "registries": {"registry.example": {"insecure": true, "mirror": "http://127.0.0.1:5000"}},
+ *     "pull_helper": "/usr/sbin/berthd-pull"
  *   }
  *
  * Unknown keys are refused (a typo must not silently keep a default), and
@@ -125,8 +126,10 @@ parse_registries (json_t *regs, struct daemon_config *c, const char *path, berth
 static int
 parse (json_t *doc, struct daemon_config *c, const char *path, berth_err *err)
 {
-  static const char *const keys[]
-      = { "cni", "sandbox_image", "default_runtime", "cgroup_driver", "restrict_oom_score_adj", "registries", NULL };
+  static const char *const keys[] = {
+    "cni", "sandbox_image", "default_runtime", "cgroup_driver", "restrict_oom_score_adj", "registries", "pull_helper",
+    NULL
+  };
   static const char *const cni_keys[] = { "conf_dir", "bin_dir", NULL };
   json_t *cni;
 
@@ -146,6 +149,7 @@ parse (json_t *doc, struct daemon_config *c, const char *path, berth_err *err)
       || get_string (doc, "default_runtime", "", &c->default_runtime, path, err) < 0
       || get_string (doc, "cgroup_driver", "", &c->cgroup_driver, path, err) < 0
       || get_bool (doc, "restrict_oom_score_adj", "", &c->restrict_oom_score_adj, path, err) < 0
+      || get_string (doc, "pull_helper", "", &c->pull_helper, path, err) < 0
       || parse_registries (json_object_get (doc, "registries"), c, path, err) < 0)
     return -1;
   /* Only cgroupfs: berthd manages cgroups itself; "systemd" would need
@@ -158,6 +162,8 @@ parse (json_t *doc, struct daemon_config *c, const char *path, berth_err *err)
                        c->cni_conf_dir[0] != '/' ? "conf_dir" : "bin_dir");
   if (c->default_runtime[0] == '\0')
     return berth_fail (err, 0, "config `%s`: default_runtime: expected a non-empty name", path);
+  if (c->pull_helper && c->pull_helper[0] != '/')
+    return berth_fail (err, 0, "config `%s`: pull_helper: expected an absolute path", path);
   return 0;
 }
 
@@ -194,6 +200,7 @@ daemon_config_clear (struct daemon_config *c)
   free (c->sandbox_image);
   free (c->default_runtime);
   free (c->cgroup_driver);
+  free (c->pull_helper);
   for (size_t i = 0; i < c->n_registries; i++)
     {
       free (c->registries[i].host);

@@ -5,9 +5,11 @@
  *   reserve the name            release
  *   resolve the image locally   -
  *   mkdir <state>/containers/<id>        rm -r
+ *   unpack missing layers (berthd-pull)  -
  *   overlay rootfs (berth_image_mount)   berth_image_unmount
  *   /etc/passwd, /etc/group of the rootfs, the spec (cri_container_spec),
- *   config.json, image volume dirs       (in the dir)
+ *   config.json, image volume dirs filled
+ *   from a read-only view of the rootfs  (in the dir)
  *   monitor_spawn (libberth create)      berth_container_delete + wait
  *   the record (state: created)          -
  *   the table, then the answer
@@ -22,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/capability.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -30,6 +33,9 @@
 #include "daemon/image_view.h"
 #include "daemon/pods.h"
 #include "runtime/container.h"
+#include "runtime/copyup.h"
+#include "runtime/mountfd.h"
+#include "util/cleanup.h"
 #include "util/file.h"
 #include "util/log.h"
 #include "util/path.h"
@@ -68,6 +74,23 @@ validate (const Runtime__V1__CreateContainerRequest *in, struct rpc_status *st)
     if (c->mounts[i]->container_path == NULL || c->mounts[i]->container_path[0] != '/')
       return rpc_fail (st, GRPC_STATUS_INVALID_ARGUMENT, "config.mounts[%zu].container_path: must be absolute", i);
   return 0;
+}
+
+/* A pull unpacks every layer; an image another client put in the store
+ * (`berthctl pull --no-unpack`, `berthctl import`) may lack some.  berthd
+ * does not link the unpacker: its pull helper unpacks them. */
+static int
+ensure_unpacked (struct daemon *d, struct berth_store *s, const char *image_name, berth_err *err)
+{
+  struct pull_helper_request rq = { .image = image_name, .unpack_only = true };
+  struct pull_helper_result res = { 0 };
+  int r = berth_image_unpacked (s, image_name, err);
+
+  if (r != 0)
+    return r < 0 ? -1 : 0;
+  r = pull_helper_run (d, &rq, &res, err);
+  pull_helper_result_clear (&res);
+  return r < 0 ? berth_wrap (err, "config.image.image: unpack %s", image_name) : 0;
 }
 
 /* The image config as cri/ wants it, through berth_image_inspect's "Config"
@@ -171,12 +194,19 @@ write_config (const char *dir, json_t *spec, berth_err *err)
   return ret;
 }
 
-/* Image volumes: empty dirs under the container dir (cri_image_volumes);
- * not filled from the image (see docs/berthd.md). */
+/* Image volumes (cri_image_volumes): a dir each under the container dir,
+ * filled, when it is new, with what the image has at the volume's path, as
+ * containerd's WithVolumes: owners, modes, times, xattrs, symlinks (copied,
+ * never followed) and hard links kept; nothing there leaves it empty.  The
+ * source is a detached read-only clone of the rootfs mount (nothing can
+ * write to the image or to the container's upper dir through it), and the
+ * volume's path is resolved inside it (safe_copyup_from_root): a symlink in
+ * the image never leads the copy to the host. */
 static int
 make_volumes (json_t *spec, const struct cri_container_ctx *cctx, berth_err *err)
 {
   json_t *vols = cri_image_volumes (spec, cctx), *v;
+  cleanup_close int image = -1;
   size_t i;
   int ret = 0;
   char *vdir;
@@ -190,14 +220,32 @@ make_volumes (json_t *spec, const struct cri_container_ctx *cctx, berth_err *err
     abort ();
   mkdir (vdir, 0755);
   free (vdir);
+  image = open_tree (AT_FDCWD, cctx->rootfs, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (image < 0)
+    ret = berth_fail (err, errno, "image volumes: clone the mount of `%s`", cctx->rootfs);
+  else
+    ret = mountfd_setattr (image, false, MOUNT_ATTR_RDONLY, 0, 0, cctx->rootfs, err);
   json_array_foreach (vols, i, v)
   {
     const char *src = json_string_value (json_object_get (v, "source"));
-    if (src && mkdir (src, 0755) < 0 && errno != EEXIST)
+    const char *dest = json_string_value (json_object_get (v, "destination"));
+    const struct copyup_opts o = { .op = "image volume", .what = dest, .flags = COPYUP_XATTRS };
+    cleanup_close int dst = -1;
+
+    if (ret < 0 || src == NULL || dest == NULL)
+      break;
+    if (mkdir (src, 0755) < 0)
       {
+        if (errno == EEXIST)
+          continue; /* only a new volume is filled */
         ret = berth_fail (err, errno, "image volume `%s`", src);
         break;
       }
+    dst = open (src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dst < 0)
+      ret = berth_fail (err, errno, "image volume `%s`", src);
+    else if (safe_copyup_from_root (image, dest, dst, &o, err) < 0)
+      ret = -1;
   }
   json_decref (vols);
   return ret;
@@ -479,7 +527,7 @@ do_create (struct daemon *d, const struct pod_info *pod, void *user, berth_err *
       berth_fail (err, errno, "mkdir `%s`", rootfs);
       goto out;
     }
-  if (berth_image_mount (s, image_name, rootfs, id, err) < 0)
+  if (ensure_unpacked (d, s, image_name, err) < 0 || berth_image_mount (s, image_name, rootfs, id, err) < 0)
     goto out;
   mounted = true;
   /* The store's shared lock is not needed past the mount. */
@@ -501,6 +549,8 @@ do_create (struct daemon *d, const struct pod_info *pod, void *user, berth_err *
   mo.exit_file = exit_file;
   mo.tty = c->tty;
   mo.stdin_fifo = stdin_fifo;
+  /* containerd closes stdin after the first attach only without a tty. */
+  mo.stdin_once = c->stdin && c->stdin_once && !c->tty;
   if (monitor_spawn (&mo, &mi, err) < 0)
     goto out;
   spawned = true;

@@ -7,6 +7,8 @@
  *   version_status.c  RuntimeService Version and Status
  *   image_service.c   ImageService on the image store (image_view.c: CRI's
  *                     view of stored images; image_pull.c: PullImage)
+ *   pull_helper.c     runs berthd-pull (pull_main.c), which pulls and unpacks
+ *                     images out of berthd's address space
  *   gc.c              store GC in the background after RemoveImage
  *   records.c         on-disk records of pods and containers, name index
  *   pod_*.c           pod sandboxes (pods.h: what the container half uses)
@@ -45,6 +47,7 @@ struct daemon_config
   char *default_runtime; /* runtime handler used for "" */
   char *cgroup_driver;   /* "cgroupfs" */
   bool restrict_oom_score_adj;
+  char *pull_helper; /* the pull helper's path, or NULL: berthd-pull next to berthd */
   struct registry_override *registries;
   size_t n_registries;
 };
@@ -64,6 +67,7 @@ struct daemon
   char *state;   /* runtime state: sockets, pinned namespaces */
   struct daemon_config config;
   char *registries_conf; /* <state>/registries.json: insecure hosts for src/image */
+  char *pull_helper;     /* the pull helper's absolute path (pull_helper.c) */
 
   /* RemoveImage drops the name at once; content goes in a background GC
      (CRI allows it), so a remove never waits for a pull's store lock. */
@@ -80,6 +84,35 @@ struct daemon
 int daemon_gc_start (struct daemon *d, berth_err *err);
 void daemon_gc_request (struct daemon *d);
 void daemon_gc_stop (struct daemon *d);
+
+/* --- pull_helper.c -------------------------------------------------------- */
+
+/* Sets d->pull_helper from the config, else berthd-pull in the directory of
+ * berthd's own executable, and checks that it is an executable file. */
+int pull_helper_find (struct daemon *d, berth_err *err);
+
+struct pull_helper_request
+{
+  const char *image;                                /* "host/repo:tag" or "host/repo@digest" */
+  const char *mirror;                               /* "http[s]://host[:port]", or NULL */
+  const char *username, *password, *registry_token; /* or NULL; sent on the helper's stdin */
+  bool unpack_only;                                 /* unpack a stored image's layers, no registry */
+};
+
+struct pull_helper_result
+{
+  char *name, *digest, *id; /* stored name, manifest digest, image id (config digest) */
+};
+void pull_helper_result_clear (struct pull_helper_result *r);
+
+#define PULL_HELPER_FAILED (-2)
+/* Runs the helper for one pull (or unpack) and waits for it.  0: done, *out
+ * filled.  -1: the pull failed, err holds the helper's message (the
+ * registry's or the store's words, as berth_pull gives them).
+ * PULL_HELPER_FAILED: the helper itself failed (could not start, died,
+ * answered garbage); err names its path. */
+int pull_helper_run (struct daemon *d, const struct pull_helper_request *rq, struct pull_helper_result *out,
+                     berth_err *err);
 
 /* --- rpc status and handlers ---------------------------------------------- */
 

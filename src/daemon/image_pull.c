@@ -1,6 +1,7 @@
 /* PullImage: the reference (":latest" added when it has no tag), the
  * credentials of the request, and the config's mirror and insecure hosts
- * turned into a berth_pull.
+ * turned into a run of the pull helper (pull_helper.c), which does
+ * berth_pull out of berthd's address space.
  *
  * AuthConfig: username/password, or auth (base64 "user:password", as in a
  * docker config.json), or registry_token (a bearer token sent as is).
@@ -64,6 +65,20 @@ decode_auth (const char *b64, struct creds *c)
   return 0;
 }
 
+/* Credentials reach the pull helper as JSON strings, which must be UTF-8
+ * (protobuf's string fields are, but a client may not check). */
+static bool
+utf8_ok (const char *s)
+{
+  json_t *j;
+
+  if (s == NULL)
+    return true;
+  j = json_string (s);
+  json_decref (j);
+  return j != NULL;
+}
+
 static int
 auth_opts (const Runtime__V1__AuthConfig *a, struct berth_pull_opts *o, struct creds *c, struct rpc_status *st)
 {
@@ -88,6 +103,11 @@ auth_opts (const Runtime__V1__AuthConfig *a, struct berth_pull_opts *o, struct c
   o->password = c->pass;
   if (a->registry_token && a->registry_token[0])
     o->registry_token = a->registry_token;
+  if (!utf8_ok (o->username) || !utf8_ok (o->password))
+    return rpc_fail (st, GRPC_STATUS_INVALID_ARGUMENT, "auth.%s: not valid UTF-8",
+                     a->username && a->username[0] ? (utf8_ok (o->username) ? "password" : "username") : "auth");
+  if (!utf8_ok (o->registry_token))
+    return rpc_fail (st, GRPC_STATUS_INVALID_ARGUMENT, "auth.registry_token: not valid UTF-8");
   return 0;
 }
 
@@ -127,16 +147,15 @@ static int
 handle_pull_image (struct daemon *d, const ProtobufCMessage *req, ProtobufCMessage **resp, struct rpc_status *st)
 {
   const Runtime__V1__PullImageRequest *in = (const Runtime__V1__PullImageRequest *)req;
-  struct berth_pull_opts o = { .registries_conf = d->registries_conf };
+  struct berth_pull_opts o = { 0 };
+  struct pull_helper_request rq = { 0 };
+  struct pull_helper_result res = { 0 };
   struct creds creds = { 0 };
   cleanup_free char *name = NULL, *host = NULL;
   const struct registry_override *ov;
-  struct berth_image_ref img = { 0 };
-  struct berth_store *s = NULL;
   berth_err err = NULL;
-  json_t *doc = NULL;
   Runtime__V1__PullImageResponse *r;
-  int ret = -1;
+  int ret = -1, rc;
 
   if (in->image == NULL || in->image->image[0] == '\0')
     return rpc_fail (st, GRPC_STATUS_INVALID_ARGUMENT, "image.image: required");
@@ -149,38 +168,30 @@ handle_pull_image (struct daemon *d, const ProtobufCMessage *req, ProtobufCMessa
   host = strndup (name, strcspn (name, "/"));
   ov = daemon_config_registry (&d->config, host);
   if (ov && ov->mirror)
-    o.endpoint = ov->mirror;
+    rq.mirror = ov->mirror;
   if (auth_opts (in->auth, &o, &creds, st) < 0)
     goto out;
-  if (berth_store_open (d->root, &s, &err) < 0)
+  rq.image = name;
+  rq.username = o.username;
+  rq.password = o.password;
+  rq.registry_token = o.registry_token;
+  /* The download and unpack run in berthd-pull (pull_helper.c). */
+  rc = pull_helper_run (d, &rq, &res, &err);
+  if (rc < 0)
     {
-      rpc_fail_err (st, GRPC_STATUS_INTERNAL, &err);
-      goto out;
-    }
-  if (berth_pull (s, name, &o, &img, &err) < 0)
-    {
-      berth_wrap (&err, "pull %s%s%s", name, o.endpoint ? " from mirror " : "", o.endpoint ? o.endpoint : "");
-      rpc_fail_err (st, pull_error_code (err->msg), &err);
-      goto out;
-    }
-  /* image_ref is the image id (config digest): the kubelet compares it with
-     Image.id and ContainerStatus.image_id. */
-  doc = berth_image_inspect (s, img.name, &err);
-  if (doc == NULL)
-    {
-      rpc_fail_err (st, GRPC_STATUS_INTERNAL, &err);
+      berth_wrap (&err, "pull %s%s%s", name, rq.mirror ? " from mirror " : "", rq.mirror ? rq.mirror : "");
+      rpc_fail_err (st, rc == PULL_HELPER_FAILED ? GRPC_STATUS_INTERNAL : pull_error_code (err->msg), &err);
       goto out;
     }
   r = malloc (sizeof (*r));
   runtime__v1__pull_image_response__init (r);
-  r->image_ref = xstrdup (json_string_value (json_object_get (doc, "Id")));
+  /* image_ref is the image id (config digest): the kubelet compares it with
+     Image.id and ContainerStatus.image_id. */
+  r->image_ref = xstrdup (res.id);
   *resp = &r->base;
   ret = 0;
 out:
-  json_decref (doc);
-  berth_image_ref_clear (&img);
-  if (s)
-    berth_store_close (s);
+  pull_helper_result_clear (&res);
   creds_clear (&creds);
   return ret;
 }

@@ -27,6 +27,21 @@
  * it, CLONE_PARENT when it forks again); M is also a subreaper, so anything
  * orphaned in the container is reaped there too.
  *
+ * stdin: the monitor holds the fifo open for reading and relays what its
+ * writers (an attach session: anything that opens the fifo for writing,
+ * writes, closes) write into the container's stdin pipe (or the pty).
+ * Without stdin_once it also holds it open for writing itself, so writers
+ * come and go and the container never sees EOF.  With stdin_once (CRI's
+ * ContainerConfig.stdin_once) it does not: the kernel reports a hangup on
+ * the fifo only once a writer has come and all writers have gone (a reader
+ * opened O_NONBLOCK sees none before the first writer), and then, after
+ * what was written is relayed, the monitor closes the container's stdin and
+ * removes the fifo, so a later writer fails at once (ENOENT) instead of
+ * blocking on a fifo nobody reads.  Two writers at once are one session:
+ * EOF comes when the last closes.  In tty mode closing our dup of the pty
+ * master only stops the relay (a pty has no EOF); berthd, as containerd,
+ * asks for stdin_once only without a tty.
+ *
  * Files: the CRI log (`<RFC3339Nano> <stdout|stderr> <P|F> <text>`, mode
  * 0640, appended), the exit file (JSON, written by rename once the output is
  * drained), and while create runs a console socket next to the exit file
@@ -56,7 +71,10 @@ struct monitor_opts
   const char *exit_file;   /* required; its directory must exist and be writable */
   bool tty;                /* must match process.terminal of the config */
   const char *stdin_fifo;  /* NULL: stdin is /dev/null; else a fifo made here (mode 0600)
-                              whose writers feed the container's stdin (it never sees EOF) */
+                              whose writers feed the container's stdin (no EOF but by stdin_once) */
+  bool stdin_once;         /* with stdin_fifo: the container's stdin is closed (EOF) once the
+                              fifo's writers, after at least one came, are all gone; the fifo
+                              is then removed (see "stdin:" at the top of this file) */
 };
 
 struct monitor_info

@@ -49,7 +49,7 @@ struct mon
   struct cri_log_stream out, err;
   int out_fd, err_fd; /* read ends; with a tty out_fd is the pty master */
   int stdin_w;        /* the container's stdin, our end; -1: none */
-  int fifo_fd;        /* the stdin fifo, O_RDWR so it never reads EOF */
+  int fifo_fd;        /* the stdin fifo: O_RDWR so it never reads EOF, or (stdin_once) O_RDONLY */
   bool fifo_made;
   char pending[65536]; /* read from the fifo, not yet written to stdin_w */
   size_t pending_len, pending_off;
@@ -191,7 +191,8 @@ setup (struct mon *m, char *console_path, size_t size, berth_err *err)
         m->fifo_made = true;
       else if (errno != EEXIST)
         return berth_fail (err, errno, "stdin fifo `%s`", o->stdin_fifo);
-      m->fifo_fd = open (o->stdin_fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+      /* stdin_once: read-only, so the last writer's close is seen (monitor.h). */
+      m->fifo_fd = open (o->stdin_fifo, (o->stdin_once ? O_RDONLY : O_RDWR) | O_NONBLOCK | O_CLOEXEC);
       if (m->fifo_fd < 0)
         return berth_fail (err, errno, "open stdin fifo `%s`", o->stdin_fifo);
       if (fstat (m->fifo_fd, &sb) < 0 || !S_ISFIFO (sb.st_mode))
@@ -389,6 +390,16 @@ relay (struct mon *m, int *fd, struct cri_log_stream *s)
   *fd = -1;
 }
 
+/* stdin_once: the first session is over (its writers are gone and what
+ * they wrote is relayed): EOF for the container, and no fifo for a later
+ * writer to block on. */
+static void
+end_stdin_once (struct mon *m)
+{
+  close_stdin (m);
+  unlink (m->o->stdin_fifo);
+}
+
 static void
 feed_stdin (struct mon *m, bool fifo_ready, bool stdin_ready)
 {
@@ -401,6 +412,13 @@ feed_stdin (struct mon *m, bool fifo_ready, bool stdin_ready)
         {
           m->pending_len = n;
           m->pending_off = 0;
+        }
+      /* 0: no writer left, and (poll said so) one had come; only a
+         read-only fifo (stdin_once) ever reads it. */
+      else if (n == 0 && m->o->stdin_once)
+        {
+          end_stdin_once (m);
+          return;
         }
     }
   if ((stdin_ready || fifo_ready) && m->pending_len > m->pending_off)

@@ -87,11 +87,11 @@ config_json (const struct daemon *d)
     json_object_set_new (regs, d->config.registries[i].host,
                          json_pack ("{s:b, s:s?}", "insecure", d->config.registries[i].insecure, "mirror",
                                     d->config.registries[i].mirror));
-  json_t *o = json_pack ("{s:s, s:s, s:s, s:{s:s, s:s}, s:s?, s:s, s:s, s:b, s:o}", "address", d->address, "root",
+  json_t *o = json_pack ("{s:s, s:s, s:s, s:{s:s, s:s}, s:s?, s:s, s:s, s:b, s:o, s:s}", "address", d->address, "root",
                          d->root, "state", d->state, "cni", "conf_dir", d->config.cni_conf_dir, "bin_dir",
                          d->config.cni_bin_dir, "sandbox_image", d->config.sandbox_image, "default_runtime",
                          d->config.default_runtime, "cgroup_driver", d->config.cgroup_driver, "restrict_oom_score_adj",
-                         d->config.restrict_oom_score_adj, "registries", regs);
+                         d->config.restrict_oom_score_adj, "registries", regs, "pull_helper", d->pull_helper);
   char *s = json_dumps (o, JSON_COMPACT);
   json_decref (o);
   return s;

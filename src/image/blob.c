@@ -50,7 +50,7 @@ blob_writer_write (struct blob_writer *w, const void *buf, size_t len, berth_err
 {
   if (berth_write_all (w->fd, buf, len) < 0)
     return berth_fail (err, errno, "write `%s/ingest/%s`", w->s->root, w->tmp);
-  EVP_DigestUpdate (w->md, buf, len);
+  sha256_update (w->md, buf, len);
   w->size += len;
   return 0;
 }
@@ -64,8 +64,7 @@ blob_writer_abort (struct blob_writer *w)
       unlinkat (w->s->ingestfd, w->tmp, 0);
     }
   w->fd = -1;
-  if (w->md)
-    EVP_MD_CTX_free (w->md);
+  sha256_free (w->md);
   w->md = NULL;
 }
 

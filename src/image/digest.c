@@ -1,9 +1,25 @@
-/* sha256 through OpenSSL's EVP interface: never a hand-written hash. */
+/* sha256 through OpenSSL: never a hand-written hash.
+ *
+ * OpenSSL's SHA256_Init/Update/Final, not EVP: the same implementation
+ * (the assembly block function, SHA-NI or AVX2 as the CPU has), without
+ * EVP's provider machinery.  The first EVP_DigestInit loads the default
+ * provider, which touches its whole algorithm table and the OBJ tables:
+ * 1.4 MiB of berthd's RSS, which hashes every manifest and config it reads
+ * (docs/performance.md).  OpenSSL 3.0 deprecates them in favour of EVP
+ * but still ships them.
+ */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "image/internal.h"
 
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+struct sha256
+{
+  SHA256_CTX ctx;
+};
 
 bool
 digest_valid (const char *d)
@@ -28,35 +44,52 @@ digest_check (const char *d, const char *field, berth_err *err)
   return 0;
 }
 
-EVP_MD_CTX *
+struct sha256 *
 sha256_new (void)
 {
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new ();
+  struct sha256 *h = malloc (sizeof (*h));
 
-  if (ctx == NULL || EVP_DigestInit_ex (ctx, EVP_sha256 (), NULL) != 1)
+  if (h == NULL || SHA256_Init (&h->ctx) != 1)
     abort ();
-  return ctx;
+  return h;
 }
 
 void
-sha256_final (EVP_MD_CTX *ctx, char out[BERTH_DIGEST_LEN])
+sha256_update (struct sha256 *h, const void *buf, size_t len)
 {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-
-  if (EVP_DigestFinal_ex (ctx, md, &n) != 1 || n != 32)
+  if (SHA256_Update (&h->ctx, buf, len) != 1)
     abort ();
-  EVP_MD_CTX_free (ctx);
+}
+
+void
+sha256_free (struct sha256 *h)
+{
+  free (h);
+}
+
+void
+sha256_final (struct sha256 *h, char out[BERTH_DIGEST_LEN])
+{
+  static const char hex[] = "0123456789abcdef";
+  unsigned char md[SHA256_DIGEST_LENGTH];
+
+  if (SHA256_Final (md, &h->ctx) != 1)
+    abort ();
+  sha256_free (h);
   memcpy (out, "sha256:", 7);
-  for (unsigned i = 0; i < n; i++)
-    snprintf (out + 7 + 2 * i, 3, "%02x", md[i]);
+  for (unsigned i = 0; i < SHA256_DIGEST_LENGTH; i++)
+    {
+      out[7 + 2 * i] = hex[md[i] >> 4];
+      out[8 + 2 * i] = hex[md[i] & 15];
+    }
+  out[7 + 2 * SHA256_DIGEST_LENGTH] = '\0';
 }
 
 void
 sha256_buf (const void *buf, size_t len, char out[BERTH_DIGEST_LEN])
 {
-  EVP_MD_CTX *ctx = sha256_new ();
+  struct sha256 *h = sha256_new ();
 
-  EVP_DigestUpdate (ctx, buf, len);
-  sha256_final (ctx, out);
+  sha256_update (h, buf, len);
+  sha256_final (h, out);
 }

@@ -4,6 +4,11 @@
  * that opens it; its layout and locking are described in store.c and in
  * docs/images.md.  Like the rest of libberth nothing here prints or exits:
  * fallible calls return -1 (or NULL) and fill a berth_err.
+ *
+ * Two libraries (src/image/meson.build): the store half (names, blobs,
+ * inspect, GC, mount) needs libcrypto only; the fetch half (pull, import,
+ * export, unpack) adds libcurl and libarchive.  berthd links the store half
+ * and leaves fetching to its pull helper (docs/berthd.md).
  */
 #ifndef BERTH_IMAGE_IMAGE_H
 #define BERTH_IMAGE_IMAGE_H
@@ -136,12 +141,18 @@ int berth_export (struct berth_store *s, const char *what, const char *path, enu
 
 /* --- snapshots and container root filesystems ----------------------------- */
 
-/* Makes sure every layer of the image is unpacked. */
+/* Makes sure every layer of the image is unpacked (under the store's shared
+ * lock).  Part of the fetch half (with libarchive): berthd links only the
+ * store half and unpacks through its pull helper. */
 int berth_image_unpack (struct berth_store *s, const struct berth_image_ref *img, berth_err *err);
+/* 1 when every layer of the image has its snapshot, 0 when one is missing
+ * (berth_image_unpack makes it), -1 on error (no such image, ...). */
+int berth_image_unpacked (struct berth_store *s, const char *what, berth_err *err);
 
 /* Mounts an overlay of the image's layers with a fresh upper/work pair under
  * the store (containers/<id>) on `target`.  `id` may be NULL (derived from
- * the target's path). */
+ * the target's path).  Every layer must be unpacked already (error "image X:
+ * layer D is not unpacked", errno ENOENT, otherwise). */
 int berth_image_mount (struct berth_store *s, const char *what, const char *target, const char *id, berth_err *err);
 /* Unmounts it and removes its upper/work dirs unless `keep`. */
 int berth_image_unmount (struct berth_store *s, const char *target, bool keep, berth_err *err);

@@ -2,7 +2,6 @@
 #ifndef BERTH_IMAGE_INTERNAL_H
 #define BERTH_IMAGE_INTERNAL_H
 
-#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -44,9 +43,13 @@ digest_hex (const char *d)
 {
   return d + 7;
 }
-EVP_MD_CTX *sha256_new (void);
-/* Finishes ctx (and frees it) into "sha256:<hex>". */
-void sha256_final (EVP_MD_CTX *ctx, char out[BERTH_DIGEST_LEN]);
+struct sha256; /* a hash in progress */
+struct sha256 *sha256_new (void);
+void sha256_update (struct sha256 *h, const void *buf, size_t len);
+/* Finishes h (and frees it) into "sha256:<hex>". */
+void sha256_final (struct sha256 *h, char out[BERTH_DIGEST_LEN]);
+/* Frees h unfinished; NULL is a no-op. */
+void sha256_free (struct sha256 *h);
 void sha256_buf (const void *buf, size_t len, char out[BERTH_DIGEST_LEN]);
 
 /* --- fsutil.c ------------------------------------------------------------- */
@@ -65,7 +68,7 @@ struct blob_writer
   struct berth_store *s;
   int fd;
   char tmp[64]; /* name under ingest/ */
-  EVP_MD_CTX *md;
+  struct sha256 *md;
   uint64_t size;
   char digest[BERTH_DIGEST_LEN]; /* once verified */
 };
@@ -158,10 +161,11 @@ char *manifest_sniff_media_type (const char *buf, size_t len);
 /* Loads and parses a stored manifest. */
 int manifest_load (struct berth_store *s, const char *digest, struct manifest *m, berth_err *err);
 
-/* --- snapshot.c ------------------------------------------------------------ */
-/* Unpacks a layer blob into snapshots/<hex> unless it is already there. */
-int snapshot_ensure (struct berth_store *s, const char *digest, berth_err *err);
+/* --- snapshot.c, snapshot_unpack.c ----------------------------------------- */
 bool snapshot_exists (struct berth_store *s, const char *digest);
+/* Unpacks a layer blob into snapshots/<hex> unless it is already there
+ * (snapshot_unpack.c: the fetch half only). */
+int snapshot_ensure (struct berth_store *s, const char *digest, berth_err *err);
 
 /* --- whiteout.c ----------------------------------------------------------- */
 #define WHITEOUT_PREFIX ".wh."

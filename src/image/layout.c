@@ -207,7 +207,7 @@ sink_file (struct sink *k, const char *name, const void *buf, int fd, int64_t le
 {
   cleanup_close int out = -1;
   struct archive_entry *e = NULL;
-  EVP_MD_CTX *md = NULL;
+  struct sha256 *md = NULL;
   char chunk[1 << 16];
   int64_t left = len;
 
@@ -241,13 +241,13 @@ sink_file (struct sink *k, const char *name, const void *buf, int fd, int64_t le
       ssize_t n = read (fd, chunk, sizeof (chunk));
       if (n <= 0)
         {
-          EVP_MD_CTX_free (md);
+          sha256_free (md);
           return berth_fail (err, n < 0 ? errno : 0, "%s: read blob %s", k->where, digest);
         }
-      EVP_DigestUpdate (md, chunk, (size_t)n);
+      sha256_update (md, chunk, (size_t)n);
       if (k->a ? archive_write_data (k->a, chunk, (size_t)n) != n : berth_write_all (out, chunk, (size_t)n) < 0)
         {
-          EVP_MD_CTX_free (md);
+          sha256_free (md);
           return berth_fail (err, errno, "%s: write `%s`", k->where, name);
         }
       left -= n;

@@ -1,12 +1,8 @@
 /* Snapshots: each layer blob unpacked once into snapshots/<hex>, used as an
  * overlayfs lower dir by every container of every image that has it.
- *
- * A snapshot is unpacked into snapshots/tmp-XXXXXX and renamed to its name
- * when complete, so a name under snapshots/ always means a whole layer; two
- * processes unpacking the same layer both finish and the second rename
- * loses harmlessly.  Snapshots are not fsync'ed (neither containerd nor
- * GNU tar do): a kill leaves them whole, a power cut may not; GC removes
- * nothing that an image needs, so `berthctl prune` plus a new pull heals.
+ * Making them (snapshot_unpack.c) needs the layer unpacker and libarchive;
+ * this file only finds and mounts them, so that berthd, which mounts but
+ * never unpacks, links neither (berthd's pull helper unpacks).
  *
  * A mounted container root is containers/<id>/{upper,work,mount.json};
  * mount.json lists its layers so GC keeps them while it exists.
@@ -35,53 +31,19 @@ snapshot_exists (struct berth_store *s, const char *digest)
 }
 
 int
-snapshot_ensure (struct berth_store *s, const char *digest, berth_err *err)
+berth_image_unpacked (struct berth_store *s, const char *what, berth_err *err)
 {
-  cleanup_free char *tmpl = NULL;
-  cleanup_close int dirfd = -1;
-  cleanup_close int blobfd = -1;
-  char what[128];
-  const char *tmpname;
+  struct berth_image_ref img = { 0 };
+  struct manifest m = { 0 };
+  int ret = 1;
 
-  if (snapshot_exists (s, digest))
-    return 0;
-  if (asprintf (&tmpl, "%s/snapshots/tmp-XXXXXX", s->root) < 0)
-    abort ();
-  if (mkdtemp (tmpl) == NULL)
-    return berth_fail (err, errno, "create a snapshot dir in %s/snapshots", s->root);
-  tmpname = strrchr (tmpl, '/') + 1;
-  dirfd = openat (s->snapfd, tmpname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  blobfd = blob_open (s, digest, err);
-  snprintf (what, sizeof (what), "layer %s", digest);
-  if (dirfd < 0 || blobfd < 0 || berth_unpack_layer (blobfd, dirfd, digest, what, err) < 0)
-    {
-      if (dirfd < 0)
-        berth_fail (err, errno, "open `%s`", tmpl);
-      rm_rf_at (s->snapfd, tmpname, NULL);
-      return -1;
-    }
-  if (renameat (s->snapfd, tmpname, s->snapfd, digest_hex (digest)) < 0)
-    {
-      int e = errno;
-      rm_rf_at (s->snapfd, tmpname, NULL);
-      if (e == EEXIST || e == ENOTEMPTY)
-        return 0; /* another process unpacked it first */
-      return berth_fail (err, e, "rename snapshot of %s", digest);
-    }
-  return 0;
-}
-
-int
-berth_image_unpack (struct berth_store *s, const struct berth_image_ref *img, berth_err *err)
-{
-  struct manifest m;
-  int ret = 0;
-
-  if (manifest_load (s, img->digest, &m, err) < 0)
-    return -1;
-  for (size_t i = 0; i < m.n_layers && ret == 0; i++)
-    ret = snapshot_ensure (s, m.layers[i].digest, err);
+  if (berth_image_lookup (s, what, &img, err) < 0 || manifest_load (s, img.digest, &m, err) < 0)
+    ret = -1;
+  for (size_t i = 0; ret == 1 && i < m.n_layers; i++)
+    if (!snapshot_exists (s, m.layers[i].digest))
+      ret = 0;
   manifest_clear (&m);
+  berth_image_ref_clear (&img);
   return ret;
 }
 
@@ -154,8 +116,11 @@ berth_image_mount (struct berth_store *s, const char *what, const char *target, 
       goto out;
     }
   for (size_t i = 0; i < m.n_layers; i++)
-    if (snapshot_ensure (s, m.layers[i].digest, err) < 0)
-      goto out;
+    if (!snapshot_exists (s, m.layers[i].digest))
+      {
+        berth_fail (err, ENOENT, "image %s: layer %s is not unpacked", img.name, m.layers[i].digest);
+        goto out;
+      }
   opts = overlay_options (s, &m, id, err);
   if (opts == NULL)
     goto out;

@@ -52,7 +52,7 @@ struct unpack
   /* source */
   int srcfd;
   char *buf;
-  EVP_MD_CTX *md;
+  struct sha256 *md;
   uint64_t bytes;
   int read_errno;
   /* parent cache */
@@ -80,7 +80,7 @@ read_cb (struct archive *a, void *user, const void **out)
       return -1;
     }
   if (u->md)
-    EVP_DigestUpdate (u->md, u->buf, (size_t)n);
+    sha256_update (u->md, u->buf, (size_t)n);
   u->bytes += (uint64_t)n;
   *out = u->buf;
   return n;
@@ -644,8 +644,7 @@ berth_unpack_layer (int fd, int dirfd, const char *digest, const char *what, ber
   ret = 0;
 out:
   archive_read_free (a);
-  if (u.md)
-    EVP_MD_CTX_free (u.md);
+  sha256_free (u.md);
   if (u.cached_fd >= 0)
     close (u.cached_fd);
   free (u.cached_path);

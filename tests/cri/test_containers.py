@@ -11,6 +11,7 @@ leaves a container, a dir, a monitor; `pods` then checks mounts and cgroups.
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -179,6 +180,26 @@ def test_container_lifecycle_seen_from_inside(ctrs, image, tmp):
     assert listc(ctrs) == []
     remove(ctrs, cid)  # idempotent
     assert code_of(lambda: status(ctrs, cid))[0] == grpc.StatusCode.NOT_FOUND
+    ctrs.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod), timeout=60)
+
+
+def test_create_unpacks_missing_layers_through_the_helper(ctrs, image, tmp, pod_berthd):
+    """berthd does not link the layer unpacker: a layer the store has as a
+    blob but not unpacked (`berthctl pull --no-unpack` into a shared store,
+    a snapshot removed) is unpacked by berthd-pull at CreateContainer."""
+    pb = ctrs.pb
+    snaps = os.path.join(pod_berthd.root, "snapshots")
+    gone = [n for n in os.listdir(snaps) if not n.startswith("tmp")]
+    assert gone
+    for n in gone:
+        shutil.rmtree(os.path.join(snaps, n))
+    pcfg = pod_config(pb, tmp)
+    pod = run_pod(ctrs, pcfg)
+    cid = create(ctrs, pod, pcfg, ctr_config(pb, image, args=["/bin/busybox", "true"]))
+    assert set(gone) <= set(os.listdir(snaps))
+    start(ctrs, cid)
+    s = wait_state(ctrs, cid, EXITED)
+    assert s.state == EXITED and s.exit_code == 0
     ctrs.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod), timeout=60)
 
 
@@ -549,3 +570,64 @@ def test_half_made_container_undone_at_start(pb, tmp, pod_leaks):
     finally:
         c.close()
         d.stop()
+
+
+# ---- stdin: the monitor's fifo <state>/containers/<id>/stdin --------------------
+#
+# berthd has no Attach server yet: the fifo is the attach point, and a writer
+# of it (open, write, close) stands for an attach session here.
+
+def stdin_fifo(pod_berthd, cid):
+    return os.path.join(pod_berthd.state, "containers", cid, "stdin")
+
+
+def write_session(path, data):
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def test_stdin_once_closes_stdin_after_the_first_session(ctrs, image, tmp, pod_berthd):
+    pb = ctrs.pb
+    pcfg = pod_config(pb, tmp)
+    pod = run_pod(ctrs, pcfg)
+    cid = create(ctrs, pod, pcfg, ctr_config(pb, image, args=["/bin/sh", "-c", "cat; echo stdin closed"],
+                                             stdin=True, stdin_once=True, log_path="once.log"))
+    start(ctrs, cid)
+    time.sleep(0.5)  # nobody attached yet: no EOF
+    assert status(ctrs, cid).status.state == RUNNING
+    write_session(stdin_fifo(pod_berthd, cid), b"hello\n")
+    s = wait_state(ctrs, cid, EXITED)
+    assert s.state == EXITED and s.exit_code == 0
+    assert [l[3] for l in log_lines(os.path.join(tmp, "once.log"))] == ["hello", "stdin closed"]
+    # Closed for good: a later session finds no fifo rather than a reader-less one.
+    assert not os.path.exists(stdin_fifo(pod_berthd, cid))
+    ctrs.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod), timeout=60)
+
+
+def test_stdin_without_once_stays_open_between_sessions(ctrs, image, tmp, pod_berthd):
+    """stdin without stdin_once, and stdin_once with a tty (containerd closes
+    stdin after an attach only without one): sessions come and go, no EOF."""
+    pb = ctrs.pb
+    pcfg = pod_config(pb, tmp)
+    pod = run_pod(ctrs, pcfg)
+    plain = create(ctrs, pod, pcfg, ctr_config(pb, image, name="plain", args=["/bin/sh", "-c", "cat; echo eof"],
+                                               stdin=True, log_path="plain.log"))
+    tty = create(ctrs, pod, pcfg, ctr_config(pb, image, name="tty", args=["/bin/sh", "-c", "cat; echo eof"],
+                                             stdin=True, stdin_once=True, tty=True, log_path="tty.log"))
+    for cid in (plain, tty):
+        start(ctrs, cid)
+        write_session(stdin_fifo(pod_berthd, cid), b"one\n")
+        write_session(stdin_fifo(pod_berthd, cid), b"two\n")
+    plain_log = os.path.join(tmp, "plain.log")
+    deadline = time.time() + 10
+    while len(log_lines(plain_log)) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert [l[3] for l in log_lines(plain_log)] == ["one", "two"]
+    for cid in (plain, tty):
+        assert status(ctrs, cid).status.state == RUNNING
+        assert os.path.exists(stdin_fifo(pod_berthd, cid))
+    ctrs.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod), timeout=60)

@@ -178,6 +178,23 @@ def test_rmi_keeps_shared_layers(registry, store):
     assert store.images() == [] and store.blobs() == [] and store.snapshots() == []
 
 
+def test_mount_unpacks_a_no_unpack_pull(registry, store, tmp):
+    """`image mount` unpacks what `pull --no-unpack` left as blobs (the
+    library's mount only mounts: berthd unpacks through its helper)."""
+    ref = f"{registry.host}/test/busybox:1"
+    store.ctl("pull", "--no-unpack", ref)
+    assert store.snapshots() == []
+    target = os.path.join(tmp, "rootfs")
+    os.mkdir(target)
+    store.ctl("image", "mount", ref, target)
+    try:
+        assert len(store.snapshots()) == 3
+        with open(os.path.join(target, "hello.txt")) as f:
+            assert f.read() == "hello\n"
+    finally:
+        store.ctl("image", "unmount", target)
+
+
 def test_prune_keeps_mounted_layers(registry, store, tmp):
     ref = f"{registry.host}/test/busybox:1"
     store.ctl("pull", ref)

@@ -210,6 +210,48 @@ def test_stdin_fifo_feeds_container(mctx):
     os.unlink(fifo)
 
 
+def test_stdin_once_closes_stdin_after_the_first_writer(mctx):
+    """CRI's stdin_once: no EOF before anyone wrote, EOF (and no fifo) once
+    the first writer has gone."""
+    cid = mctx.new_id()
+    fifo = mctx.path(f"{cid}.stdin")
+    info = mctx.spawn(cid, mctx.bundle(util.sh("cat; echo stdin closed")), extra=["--stdin", fifo, "--stdin-once"])
+    mctx.start(cid)
+    time.sleep(0.5)  # no writer yet: cat must still be waiting, not at EOF
+    assert not os.path.exists(mctx.path(f"{cid}.exit"))
+    fd = os.open(fifo, os.O_WRONLY)
+    os.write(fd, b"hello\n")
+    os.close(fd)
+    rec = mctx.exit_record(cid)
+    assert rec["exit_code"] == 0
+    assert [s for *_, s in parse_log(mctx.log_lines(cid))] == ["hello", "stdin closed"]
+    # A later writer fails at once instead of blocking on a fifo nobody reads.
+    assert not os.path.exists(fifo)
+    assert wait_gone(info["pid"], None)
+    mctx.remove(cid)
+
+
+def test_stdin_once_waits_for_every_writer_of_the_session(mctx):
+    cid = mctx.new_id()
+    fifo = mctx.path(f"{cid}.stdin")
+    info = mctx.spawn(cid, mctx.bundle(util.sh("cat; echo stdin closed")), extra=["--stdin", fifo, "--stdin-once"])
+    mctx.start(cid)
+    log = mctx.path(f"{cid}.log")
+    first = os.open(fifo, os.O_WRONLY)
+    second = os.open(fifo, os.O_WRONLY)
+    os.write(first, b"one\n")
+    os.close(first)
+    assert util.wait_for(lambda: "one" in open(log).read())
+    time.sleep(0.3)
+    assert "stdin closed" not in open(log).read() and os.path.exists(fifo)
+    os.write(second, b"two\n")
+    os.close(second)
+    assert mctx.exit_record(cid)["exit_code"] == 0
+    assert [s for *_, s in parse_log(mctx.log_lines(cid))] == ["one", "two", "stdin closed"]
+    assert wait_gone(info["pid"], None)
+    mctx.remove(cid)
+
+
 def test_tty_mode(mctx):
     def terminal(spec):
         spec["process"]["terminal"] = True

@@ -25,6 +25,8 @@
 #include "util/cleanup.h"
 #include "util/path.h"
 
+#include "test_resolver_util.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -104,7 +106,7 @@ assert_same_inode (int fd, const char *dir, const char *rel)
 }
 
 static int
-setup_tree (void **state, bool fallback)
+setup_tree (void **state)
 {
   struct tree *t = calloc (1, sizeof (*t));
   char p[2 * PATH_MAX];
@@ -132,53 +134,20 @@ setup_tree (void **state, bool fallback)
   /* Opening BASE/root itself is fine; new names in BASE are not. */
   assert_true (inotify_add_watch (t->inotify, t->base, IN_CREATE | IN_MOVED_TO | IN_DELETE) >= 0);
 
-  safe_path_force_fallback (fallback);
   *state = t;
   return 0;
 }
 
-static int
-setup_openat2 (void **state)
-{
-  return setup_tree (state, false);
-}
-
-static int
-setup_fallback (void **state)
-{
-  return setup_tree (state, true);
-}
-
-static int
-rm_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-  return remove (path);
-}
-
-static int
-rm_tree (const char *dir)
-{
-  return nftw (dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
+RESOLVER_SETUPS (setup_tree)
 
 static int
 teardown_tree (void **state)
 {
   struct tree *t = *state;
-  char buf[4096];
-  ssize_t n = read (t->inotify, buf, sizeof (buf));
 
-  /* Nothing outside the root was opened, read, written or created. */
-  if (n > 0)
-    {
-      const struct inotify_event *ev = (const void *)buf;
-      fail_msg ("escape: inotify event mask 0x%x name \"%s\" outside the root", ev->mask, ev->len ? ev->name : "");
-    }
-  assert_int_equal (errno, EAGAIN);
-  close (t->inotify);
   close (t->rootfd);
-  safe_path_force_fallback (false);
-  assert_int_equal (rm_tree (t->base), 0);
+  /* Nothing outside the root was opened, read, written or created. */
+  resolver_case_end (t->inotify, "outside the root", t->base);
   free (t);
   return 0;
 }
@@ -598,9 +567,6 @@ test_symlink_limit_is_eloop (void **state)
   assert_int_equal (err->errnum, ELOOP);
   berth_err_free (&err);
 }
-
-#define BOTH_WAYS(f)                                                                                                   \
-  { "openat2:" #f, f, setup_openat2, teardown_tree, NULL }, { "fallback:" #f, f, setup_fallback, teardown_tree, NULL }
 
 static int
 write_file (const char *path, const char *text)
