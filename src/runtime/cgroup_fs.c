@@ -156,28 +156,36 @@ mkdir_tracked (struct cg_hier *h, berth_err *err)
 }
 
 /* A new v1 cpuset directory starts with empty cpus and mems, and no task
- * can join it until they are set: copy them from the parent, top-down. */
+ * can join it until they are set: copy them from the parent, top-down.
+ * Every level below the mount is checked, not only those this create made:
+ * a parent made a moment ago by a concurrent create may still be empty, and
+ * its values are the same whoever copies them. */
 static int
 cpuset_copy_parent (const struct cg_hier *h, berth_err *err)
 {
-  for (unsigned depth = h->created; depth > 0; depth--)
-    {
-      cleanup_free char *dir = strdup (h->path);
-      static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
+  static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
+  cleanup_free char *dir = strdup (h->path);
+  size_t base = mount_len (h);
 
-      if (dir == NULL)
-        abort ();
-      for (unsigned up = 1; up < depth; up++)
-        *strrchr (dir, '/') = '\0';
+  if (dir == NULL)
+    abort ();
+  for (char *p = dir + base + 1;; p++)
+    {
+      bool last = *p == '\0';
+      if (*p != '/' && !last)
+        continue;
+      *p = '\0';
       for (size_t i = 0; i < 2; i++)
         {
           cleanup_free char *mine = NULL;
           cleanup_free char *parent_val = NULL;
           cleanup_free char *parent = strdup (dir);
+          char *slash;
 
           if (parent == NULL)
             abort ();
-          *strrchr (parent, '/') = '\0';
+          slash = strrchr (parent, '/');
+          slash[slash == parent] = '\0'; /* the parent of "/x" is "/" */
           if (cg_read (dir, files[i], &mine, err) < 0)
             return -1;
           if (*mine != '\0')
@@ -185,8 +193,10 @@ cpuset_copy_parent (const struct cg_hier *h, berth_err *err)
           if (cg_read (parent, files[i], &parent_val, err) < 0 || cg_write (dir, files[i], parent_val, err) < 0)
             return -1;
         }
+      if (last)
+        return 0;
+      *p = '/';
     }
-  return 0;
 }
 
 /* v2: each ancestor of the leaf must list a controller in

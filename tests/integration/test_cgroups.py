@@ -328,3 +328,25 @@ def test_systemd_cgroup_without_systemd_is_a_clear_error(ctx):
     b = ctx.bundle(["true"], edit=lambda s: s["linux"].update(cgroupsPath="system.slice:berth:" + new_id()))
     r = ctx.cmd("--systemd-cgroup", "run", "--bundle", b, ctx.new_id())
     assert r.rc != 0 and "systemd" in r.err, r
+
+
+def test_cpuset_parent_left_empty_by_a_concurrent_create(ctx):
+    # Two creates racing on a shared parent: the one that made it may not
+    # have copied cpus/mems into it yet when the other makes its leaf
+    # below.  An empty v1 cpuset parent must be filled, not copied empty.
+    if cgroup_dir(os.getpid(), "cpuset")[1] != 1:
+        pytest.skip("v1 cpuset only: v2 cpusets inherit their parent's")
+    parent = new_id("bcg")
+    top = os.path.join(cgroup_dir(os.getpid(), "cpuset")[0], parent)
+    os.mkdir(top)
+    try:
+        with open(os.path.join(top, "cpuset.cpus")) as f:
+            assert f.read().strip() == ""
+        cid = ctx.start_running(["sleep", "60"], edit=lambda s: s["linux"].update(cgroupsPath=f"{parent}/c"))
+        with open(os.path.join(top, "cpuset.cpus")) as f:
+            assert f.read().strip() != ""
+        ctx.destroy(cid)
+    finally:
+        for d in [os.path.join(m, parent) for m in ("/sys/fs/cgroup/" + h for h in os.listdir("/sys/fs/cgroup"))]:
+            if os.path.isdir(d):
+                os.rmdir(d)
