@@ -15,6 +15,8 @@ PACKAGES=(
 	clang libclang-rt-14-dev
 	# the reference runtime the integration tests are checked against
 	runc
+	# cgroup v2 in a VM (tests/vm/run.sh): QEMU and a kernel for the guest
+	qemu-system-x86 linux-image-amd64
 	# images (src/image/, berthctl): build, tests (tests/image) and bench/image.sh
 	libarchive-dev libcurl4-openssl-dev libssl-dev
 	docker-registry skopeo zstd openssl curl python3-jwt python3-cryptography

@@ -92,6 +92,7 @@ def test_events_stats_cpuset_on_v1(ctx):
     cid, pid = running(ctx)
     d, version = cgroup_dir(pid, "cpuset")
     if version != 1:
+        ctx.destroy(cid)
         pytest.skip("cpuset stats are v1 only (as in runc)")
     data = json.loads(ctx.ok("events", "--stats", cid).out)["data"]
     with open(os.path.join(d, "cpuset.cpus")) as f:
@@ -187,6 +188,8 @@ def test_update_flags(ctx):
         assert read_cg(pid, "cpu", "cpu.cfs_quota_us", "") == "50000"
         assert read_cg(pid, "cpu", "cpu.cfs_period_us", "") == "100000"
     else:
+        # shares [2, 262144] -> weight [1, 10000], as runc and crun convert
+        assert read_cg(pid, "cpu", "", "cpu.weight") == str(1 + ((256 - 2) * 9999) // 262142)
         assert read_cg(pid, "cpu", "", "cpu.max") == "50000 100000"
     # What update set shows in the stats too.
     data = json.loads(ctx.ok("events", "--stats", cid).out)["data"]
@@ -228,13 +231,16 @@ def test_update_resources_file_and_stdin(ctx):
 def test_update_merges_with_earlier_values(ctx):
     cid, pid = running(ctx)
     d, version = cgroup_dir(pid, "memory")
-    if version != 1 or not os.path.exists(os.path.join(d, "memory.memsw.limit_in_bytes")):
-        pytest.skip("needs v1 swap accounting")
+    swap_file = "memory.memsw.limit_in_bytes" if version == 1 else "memory.swap.max"
+    if not os.path.exists(os.path.join(d, swap_file)):
+        ctx.destroy(cid)
+        pytest.skip("needs swap accounting")
     ctx.ok("update", "--memory", "64m", "--memory-swap", "128m", cid)
-    # Only the memory limit changes; swap stays as set before.
+    # Only the memory limit changes; memory+swap stays as set before, which
+    # v2 stores as swap alone: 128m - 100m.
     ctx.ok("update", "--memory", "100m", cid)
-    assert read_cg(pid, "memory", "memory.limit_in_bytes", "") == str(100 * MiB)
-    assert read_cg(pid, "memory", "memory.memsw.limit_in_bytes", "") == str(128 * MiB)
+    assert read_cg(pid, "memory", "memory.limit_in_bytes", "memory.max") == str(100 * MiB)
+    assert read_cg(pid, "memory", swap_file, swap_file) == str((128 if version == 1 else 28) * MiB)
     ctx.destroy(cid)
 
 

@@ -251,6 +251,11 @@ def test_default_filesystems_mounted(ctx):
     for mp, fstype in want.items():
         assert mi[mp]["fstype"] == fstype, (mp, mi.get(mp))
     assert "ro" in mi["/sys"]["opts"]
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        # cgroup v2 host (tests/vm): one read-only cgroup2 mount at /sys/fs/cgroup
+        e = mi.get("/sys/fs/cgroup")
+        assert e and e["fstype"] == "cgroup2" and "ro" in e["opts"], mi
+        return
     # cgroup v1 (hybrid host): one read-only mount per hierarchy under /sys/fs/cgroup
     cg = {mp: e for mp, e in mi.items() if mp.startswith("/sys/fs/cgroup/")}
     assert cg, mi

@@ -102,16 +102,20 @@ teardown (void **state)
 }
 
 /* The cgroup.procs-relative name of each hierarchy's directory must show
- * in /proc/PID/cgroup. */
+ * in /proc/PID/cgroup.  cg_read drops the final newline, so one is put back:
+ * on a pure v2 host the only line, "0::/path", is also the last (issue 3). */
 static void
 assert_in_cgroup (const struct berth_cgroup *cg, pid_t pid)
 {
+  cleanup_free char *raw = NULL;
   cleanup_free char *text = NULL;
   char procdir[64];
   berth_err err = NULL;
 
   snprintf (procdir, sizeof (procdir), "/proc/%d", (int)pid);
-  check (cg_read (procdir, "cgroup", &text, &err), &err);
+  check (cg_read (procdir, "cgroup", &raw, &err), &err);
+  if (asprintf (&text, "%s\n", raw) < 0)
+    abort ();
   for (size_t i = 0; i < cg->n; i++)
     {
       const char *rel = cg->h[i].path + strlen (cg->h[i].mount);
