@@ -56,6 +56,12 @@ ip link set lo up
 modprobe virtio_blk 2>/dev/null
 # shellcheck disable=SC1091
 . "$results/env"
+# The checkout, at its host path: under /tmp it would be hidden by the tmpfs.
+if ! { mkdir -p "$REPO" &&
+	mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288,cache=none,ro repo "$REPO"; }; then
+	say "mounting the checkout at $REPO failed"
+	power_off
+fi
 
 # The root cgroup may hold processes and enable controllers at once (the
 # "no internal processes" rule exempts it), so the tests run from / as on a

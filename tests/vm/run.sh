@@ -99,11 +99,15 @@ command -v modprobe >/dev/null || skip "no modprobe (apt-get install kmod)"
 for t in "${unit_tests[@]}"; do
 	[ -x "$build/tests/unit/unit-$t" ] || die "no $build/tests/unit/unit-$t"
 done
+# The checkout reaches the guest as a share of its own ("repo", mounted at
+# the same path), so a clone under /tmp, where CI may put it, is not hidden
+# by the guest's tmpfs; a build dir outside it must be visible in hostroot.
 for dir in "$repo" "$build"; do
 	case $dir/ in
-	/tmp/* | /run/* | /var/tmp/* | /proc/* | /sys/* | /dev/*)
-		die "$dir is hidden in the guest (its own tmpfs or proc there)" ;;
 	*[[:space:]]*) die "$dir: a path with white space cannot go on the kernel's command line" ;;
+	"$repo"/*) ;;
+	/tmp/* | /run/* | /var/tmp/* | /proc/* | /sys/* | /dev/*)
+		die "$dir is hidden in the guest (its own tmpfs or proc there); use a build dir inside $repo" ;;
 	esac
 done
 
@@ -179,6 +183,7 @@ start=$(date +%s)
 		-kernel "$kernel" -initrd "$work/initrd.cpio" -append "$cmdline" \
 		-virtfs "local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap" \
 		-virtfs "local,path=$results,mount_tag=results,security_model=passthrough,multidevs=remap" \
+		-virtfs "local,path=$repo,mount_tag=repo,security_model=passthrough,readonly=on,multidevs=remap" \
 		-drive "file=$work/disk.img,format=raw,if=virtio,readonly=on" \
 		</dev/null 2>&1
 	echo $? >"$work/qemu.rc"
