@@ -28,3 +28,9 @@ for t in config process state; do
   $CC $cflags -fsanitize=fuzzer "$here/fuzz_$t.c" $objs $libs -o "$out/fuzz_$t"
   echo "built $out/fuzz_$t"
 done
+
+# The streaming server's network parsers (src/daemon/stream_http.c, spdy.c): zlib only.
+# shellcheck disable=SC2086
+$CC $cflags -fsanitize=fuzzer "$here/fuzz_stream.c" "$repo/src/daemon/spdy.c" "$repo/src/daemon/stream_http.c" -lz \
+  -o "$out/fuzz_stream"
+echo "built $out/fuzz_stream"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# CI smoke form of the fuzzers: build the three libFuzzer targets (ASan+UBSan)
+# CI smoke form of the fuzzers: build the four libFuzzer targets (ASan+UBSan)
 # and run each for ${FUZZ_SECONDS:-20} s over its seed corpus (corpus grown in
 # a temporary dir, never in the repository).  Exits non-zero on a crash, a
 # sanitizer report, a timeout or a build failure.
@@ -14,7 +14,7 @@ trap 'rm -rf "$work"' EXIT
 
 "$here/build.sh" "$out" >"$work/build.log" 2>&1 || { cat "$work/build.log"; echo "fuzz smoke: build failed" >&2; exit 1; }
 rc=0
-for t in config process state; do
+for t in config process state stream; do
 	mkdir -p "$work/corpus-$t" "$work/art-$t"
 	if "$out/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 \
 		-dict="$here/json.dict" -artifact_prefix="$work/art-$t/" -print_final_stats=1 \

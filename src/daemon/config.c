@@ -126,10 +126,9 @@ parse_registries (json_t *regs, struct daemon_config *c, const char *path, berth
 static int
 parse (json_t *doc, struct daemon_config *c, const char *path, berth_err *err)
 {
-  static const char *const keys[] = {
-    "cni", "sandbox_image", "default_runtime", "cgroup_driver", "restrict_oom_score_adj", "registries", "pull_helper",
-    NULL
-  };
+  static const char *const keys[] = { "cni",           "sandbox_image",          "default_runtime",
+                                      "cgroup_driver", "restrict_oom_score_adj", "registries",
+                                      "pull_helper",   "stream_server_address",  NULL };
   static const char *const cni_keys[] = { "conf_dir", "bin_dir", NULL };
   json_t *cni;
 
@@ -150,6 +149,7 @@ parse (json_t *doc, struct daemon_config *c, const char *path, berth_err *err)
       || get_string (doc, "cgroup_driver", "", &c->cgroup_driver, path, err) < 0
       || get_bool (doc, "restrict_oom_score_adj", "", &c->restrict_oom_score_adj, path, err) < 0
       || get_string (doc, "pull_helper", "", &c->pull_helper, path, err) < 0
+      || get_string (doc, "stream_server_address", "", &c->stream_server_address, path, err) < 0
       || parse_registries (json_object_get (doc, "registries"), c, path, err) < 0)
     return -1;
   /* Only cgroupfs: berthd manages cgroups itself; "systemd" would need
@@ -179,6 +179,7 @@ daemon_config_load (const char *path, bool must_exist, struct daemon_config *c, 
   c->cni_bin_dir = xstrdup ("/usr/lib/cni");
   c->default_runtime = xstrdup ("berth");
   c->cgroup_driver = xstrdup ("cgroupfs");
+  c->stream_server_address = xstrdup ("127.0.0.1:0");
   fd = open (path, O_RDONLY | O_CLOEXEC);
   if (fd < 0 && errno == ENOENT && !must_exist)
     return 0;
@@ -201,6 +202,7 @@ daemon_config_clear (struct daemon_config *c)
   free (c->default_runtime);
   free (c->cgroup_driver);
   free (c->pull_helper);
+  free (c->stream_server_address);
   for (size_t i = 0; i < c->n_registries; i++)
     {
       free (c->registries[i].host);

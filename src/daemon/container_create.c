@@ -452,7 +452,7 @@ do_create (struct daemon *d, const struct pod_info *pod, void *user, berth_err *
   struct monitor_info mi = { 0 };
   char id[RECORD_ID_LEN + 1] = "";
   char *name = NULL, *dir = NULL, *rootfs = NULL, *image_name = NULL, *image_id = NULL, *log_path = NULL,
-       *exit_file = NULL, *stdin_fifo = NULL;
+       *exit_file = NULL, *stdin_fifo = NULL, *attach_socket = NULL;
   bool reserved = false, made_dir = false, mounted = false, spawned = false;
   struct ctr *ctr;
   int ret = -1, sig;
@@ -551,6 +551,9 @@ do_create (struct daemon *d, const struct pod_info *pod, void *user, berth_err *
   mo.stdin_fifo = stdin_fifo;
   /* containerd closes stdin after the first attach only without a tty. */
   mo.stdin_once = c->stdin && c->stdin_once && !c->tty;
+  if (asprintf (&attach_socket, "%s/attach", dir) < 0)
+    abort ();
+  mo.attach_socket = attach_socket; /* Attach (monitor_attach.c) */
   if (monitor_spawn (&mo, &mi, err) < 0)
     goto out;
   spawned = true;
@@ -609,6 +612,7 @@ out:
   free (log_path);
   free (exit_file);
   free (stdin_fifo);
+  free (attach_socket);
   return ret;
 }
 

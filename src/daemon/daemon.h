@@ -13,6 +13,7 @@
  *   records.c         on-disk records of pods and containers, name index
  *   pod_*.c           pod sandboxes (pods.h: what the container half uses)
  *   container_*.c     containers (containers.h): create, the other RPCs, store
+ *   stream_*.c, spdy.c  Exec, Attach, PortForward and their streaming server (stream.h)
  */
 #ifndef BERTH_DAEMON_DAEMON_H
 #define BERTH_DAEMON_DAEMON_H
@@ -50,6 +51,7 @@ struct daemon_config
   char *pull_helper; /* the pull helper's path, or NULL: berthd-pull next to berthd */
   struct registry_override *registries;
   size_t n_registries;
+  char *stream_server_address; /* the streaming server's HOST:PORT (stream.h); default 127.0.0.1:0 */
 };
 
 /* Loads `path`; a missing file gives the defaults only when `must_exist` is
@@ -79,6 +81,8 @@ struct daemon
 
   struct pod_table *pods; /* pod_store.c */
   struct ctr_table *ctrs; /* container_store.c (containers.h) */
+
+  struct stream_server *streams; /* Exec/Attach/PortForward (stream.h) */
 };
 
 int daemon_gc_start (struct daemon *d, berth_err *err);
@@ -148,6 +152,8 @@ extern const struct rpc_handler pod_run_handlers[];        /* RuntimeService: Ru
 extern const struct rpc_handler pod_service_handlers[];    /* RuntimeService: Stop/Remove/Status/List */
 extern const struct rpc_handler container_create_handlers[];  /* RuntimeService: CreateContainer */
 extern const struct rpc_handler container_service_handlers[]; /* RuntimeService: the other container RPCs */
+
+extern const struct rpc_handler stream_service_handlers[]; /* RuntimeService: Exec, Attach, PortForward */
 
 /* --- dispatch.c ----------------------------------------------------------- */
 

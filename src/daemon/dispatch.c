@@ -25,9 +25,13 @@ struct service
   const struct rpc_handler *const *tables; /* NULL-terminated */
 };
 
-static const struct rpc_handler *const runtime_tables[]
-    = { version_status_handlers, pod_run_handlers, pod_service_handlers,
-        container_create_handlers, container_service_handlers, NULL };
+static const struct rpc_handler *const runtime_tables[] = { version_status_handlers,
+                                                            pod_run_handlers,
+                                                            pod_service_handlers,
+                                                            container_create_handlers,
+                                                            container_service_handlers,
+                                                            stream_service_handlers,
+                                                            NULL };
 static const struct rpc_handler *const image_tables[] = { image_service_handlers, image_pull_handlers, NULL };
 
 static const struct service services[] = {

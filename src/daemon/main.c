@@ -7,6 +7,7 @@
  * workers' threads never see them.
  */
 #include "daemon/daemon.h"
+#include "daemon/stream.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -218,6 +219,11 @@ main (int argc, char **argv)
   pthread_cond_init (&d.gc_cond, NULL);
   if (prepare (&d, config, config_given, &err) < 0 || daemon_gc_start (&d, &err) < 0)
     return fail_start (&d, &err, log_path);
+  if (stream_server_start (&d, d.config.stream_server_address, &d.streams, &err) < 0)
+    {
+      daemon_gc_stop (&d);
+      return fail_start (&d, &err, log_path);
+    }
   grpc_init ();
   if (rpc_server_start (&d, &srv, &err) < 0)
     {
@@ -227,6 +233,8 @@ main (int argc, char **argv)
     }
   berth_log (BERTH_LOG_INFO, "berthd %s serving the CRI on %s (root %s, state %s)", BERTH_VERSION, d.address, d.root,
              d.state);
+  berth_log (BERTH_LOG_INFO, "streaming server (Exec, Attach, PortForward) on http://%s",
+             stream_server_address (d.streams));
 
   while (sigwait (&set, &sig) != 0)
     ;
@@ -237,6 +245,7 @@ main (int argc, char **argv)
       unlink (d.registries_conf);
       _exit (0);
     }
+  stream_server_stop (d.streams);
   daemon_gc_stop (&d);
   unlink (d.registries_conf);
   /* No grpc_shutdown (): when a call was left running it would wait for

@@ -75,6 +75,9 @@ struct monitor_opts
   bool stdin_once;         /* with stdin_fifo: the container's stdin is closed (EOF) once the
                               fifo's writers, after at least one came, are all gone; the fifo
                               is then removed (see "stdin:" at the top of this file) */
+
+  const char *attach_socket; /* NULL: none; else a unix socket the monitor serves for Attach
+                                (monitor_attach.c): live output, pty resizes */
 };
 
 struct monitor_info
@@ -99,6 +102,23 @@ bool monitor_alive (const struct monitor_info *m);
  * (1 s at most) until log_path exists again.  A monitor that is gone is an
  * error ("container is not running"), as CRI wants. */
 int monitor_reopen_log (const struct monitor_info *m, const char *log_path, berth_err *err);
+
+/* ---- Attach (monitor_attach.c) ----
+ *
+ * The monitor listens on opts.attach_socket; each client gets what the
+ * container writes from the moment it connects:
+ *   monitor -> client: stream (1 stdout, 2 stderr; a tty's output is 1),
+ *                      length (32 bits, big endian), that many bytes
+ *   client -> monitor: 'r', rows (16, big endian), cols (16): resize the pty
+ * A client that falls MONITOR_ATTACH_MAX_BEHIND bytes behind is dropped
+ * (the CRI log still has everything).  EOF: the container has exited and
+ * its output is drained.  Stdin does not go through here: attach clients
+ * write the stdin fifo. */
+#define MONITOR_ATTACH_MAX_CLIENTS 16
+#define MONITOR_ATTACH_MAX_BEHIND (1024 * 1024)
+
+/* Connects to a monitor's attach socket (CLOEXEC, non-blocking). */
+int monitor_attach_connect (const char *path, berth_err *err);
 
 /* ---- the exit file (exit_record.c) ---- */
 

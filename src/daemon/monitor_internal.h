@@ -83,4 +83,39 @@ int monitor_isolate_fds (int keep, bool null_stdio);
  * threads and a container inherits the mask across exec. */
 void monitor_reset_signals (void);
 
+/* ---- monitor_attach.c: the attach socket (monitor.h) ---- */
+
+#include <poll.h>
+
+struct mon_attach_client
+{
+  int fd;
+  uint8_t *buf; /* queued frames */
+  size_t len, cap;
+  uint8_t in[5]; /* a resize message being read */
+  size_t in_len;
+};
+
+struct mon_attach
+{
+  int listen_fd; /* -1: no attach socket */
+  int dirfd;
+  char name[256];
+  bool made;
+  int master; /* tty: the pty master, for resizes; else -1 */
+  struct mon_attach_client c[MONITOR_ATTACH_MAX_CLIENTS];
+  size_t n;
+};
+
+/* path NULL: no socket (every call below then does nothing). */
+int mon_attach_open (struct mon_attach *a, const char *path, berth_err *err);
+/* Adds the fds to poll (at most max); returns how many. */
+int mon_attach_fds (struct mon_attach *a, struct pollfd *p, int max);
+/* p, n: what mon_attach_fds added, after poll. */
+void mon_attach_events (struct mon_attach *a, const struct pollfd *p, int n);
+/* Output of stream 1 (stdout) or 2 (stderr) to every client. */
+void mon_attach_send (struct mon_attach *a, int stream, const void *data, size_t len);
+/* Flushes briefly, closes every client (their EOF) and removes the socket. */
+void mon_attach_close (struct mon_attach *a);
+
 #endif

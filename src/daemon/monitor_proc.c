@@ -62,6 +62,7 @@ struct mon
   bool oom_v2;
   unsigned long long oom_base;
   int sig_fd;
+  struct mon_attach attach; /* monitor_attach.c */
 };
 
 static volatile sig_atomic_t reopen_wanted;
@@ -198,6 +199,8 @@ setup (struct mon *m, char *console_path, size_t size, berth_err *err)
       if (fstat (m->fifo_fd, &sb) < 0 || !S_ISFIFO (sb.st_mode))
         return berth_fail (err, 0, "stdin fifo `%s`: not a fifo", o->stdin_fifo);
     }
+  if (mon_attach_open (&m->attach, o->attach_socket, err) < 0)
+    return -1;
   if (o->tty)
     return setup_console_socket (m, console_path, size, err);
   return setup_pipes (m, err);
@@ -221,6 +224,7 @@ receive_master (struct mon *m, berth_err *err)
   if (master < 0)
     return -1;
   m->out_fd = master;
+  m->attach.master = master;
   if (m->fifo_fd >= 0 && (m->stdin_w = fcntl (master, F_DUPFD_CLOEXEC, 3)) < 0)
     return berth_fail (err, errno, "dup pty master");
   return 0;
@@ -275,6 +279,7 @@ undo (struct mon *m)
   if (m->created && berth_container_delete (&m->ctx, m->o->id, true, &ignored) < 0)
     berth_err_free (&ignored);
   remove_console_socket (m);
+  mon_attach_close (&m->attach);
   if (m->log_created)
     unlink (m->o->log_path);
   if (m->fifo_made)
@@ -381,6 +386,7 @@ relay (struct mon *m, int *fd, struct cri_log_stream *s)
   if (n > 0)
     {
       cri_log_feed (&m->log, s, buf, n);
+      mon_attach_send (&m->attach, s == &m->err ? 2 : 1, buf, n);
       return;
     }
   if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -452,8 +458,8 @@ run_loop (struct mon *m, struct wait_state *w)
   reap (m, w); /* a SIGCHLD may have come before the signalfd */
   for (;;)
     {
-      struct pollfd p[5];
-      int n = 0, i_out = -1, i_err = -1, i_fifo = -1, i_in = -1, timeout = -1;
+      struct pollfd p[5 + 1 + MONITOR_ATTACH_MAX_CLIENTS];
+      int n = 0, i_out = -1, i_err = -1, i_fifo = -1, i_in = -1, timeout = -1, i_att, n_att;
 
       if (w->exited && m->out_fd < 0 && m->err_fd < 0)
         return;
@@ -468,6 +474,9 @@ run_loop (struct mon *m, struct wait_state *w)
         p[i_fifo = n++] = (struct pollfd){ .fd = m->fifo_fd, .events = POLLIN };
       if (m->stdin_w >= 0 && m->pending_len > 0)
         p[i_in = n++] = (struct pollfd){ .fd = m->stdin_w, .events = POLLOUT };
+      i_att = n;
+      n_att = mon_attach_fds (&m->attach, p + n, 1 + MONITOR_ATTACH_MAX_CLIENTS);
+      n += n_att;
       if (poll (p, n, timeout) < 0)
         {
           if (errno == EINTR)
@@ -482,6 +491,7 @@ run_loop (struct mon *m, struct wait_state *w)
         relay (m, &m->err_fd, &m->err);
       if ((i_fifo >= 0 && p[i_fifo].revents) || (i_in >= 0 && p[i_in].revents))
         feed_stdin (m, i_fifo >= 0 && p[i_fifo].revents, i_in >= 0 && p[i_in].revents);
+      mon_attach_events (&m->attach, p + i_att, n_att);
     }
 }
 
@@ -520,6 +530,7 @@ monitor_process_main (const struct monitor_opts *o, int report_fd)
     .console_dirfd = -1,
     .console_listen = -1,
     .sig_fd = -1,
+    .attach = { .listen_fd = -1, .dirfd = -1, .master = -1 },
   };
   struct wait_state w = { 0 };
   struct sigaction sa = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
@@ -559,6 +570,7 @@ monitor_process_main (const struct monitor_opts *o, int report_fd)
     cri_log_finish (&m.log, &m.err);
   if (w.exited)
     record_exit (&m, &w);
+  mon_attach_close (&m.attach); /* attach clients see EOF once the exit is on record */
   cri_log_close (&m.log);
   _exit (0);
 }

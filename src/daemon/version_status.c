@@ -1,5 +1,6 @@
 /* RuntimeService Version and Status. */
 #include "daemon/daemon.h"
+#include "daemon/stream.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -92,6 +93,14 @@ config_json (const struct daemon *d)
                          d->config.cni_bin_dir, "sandbox_image", d->config.sandbox_image, "default_runtime",
                          d->config.default_runtime, "cgroup_driver", d->config.cgroup_driver, "restrict_oom_score_adj",
                          d->config.restrict_oom_score_adj, "registries", regs, "pull_helper", d->pull_helper);
+  json_object_set_new (o, "stream_server_address", json_string (d->config.stream_server_address));
+  if (d->streams)
+    {
+      /* As bound: the port an address ending in :0 got. */
+      char url[128];
+      snprintf (url, sizeof (url), "http://%s", stream_server_address (d->streams));
+      json_object_set_new (o, "stream_server", json_string (url));
+    }
   char *s = json_dumps (o, JSON_COMPACT);
   json_decref (o);
   return s;

@@ -5,7 +5,7 @@
  *   monitor_test spawn --id ID --bundle DIR --root DIR --exit-file PATH
  *                [--config PATH] [--log PATH] [--max-line N] [--tty]
  *                [--stdin FIFO [--stdin-once]] [--berthd-like] [--berthd-log PATH]
- *                [--hang]
+ *                [--hang] [--attach SOCKET]
  *       --berthd-like: spawn as berthd would, from a worker thread with every
  *       signal blocked, SIGPIPE and signal 32 ignored, and a stray
  *       inheritable socket open (none of it may reach the monitor or the
@@ -71,13 +71,21 @@ static int
 cmd_spawn (int argc, char **argv)
 {
   static const struct option opts[] = {
-    { "id", required_argument, 0, 'i' },         { "bundle", required_argument, 0, 'b' },
-    { "root", required_argument, 0, 'r' },       { "exit-file", required_argument, 0, 'e' },
-    { "config", required_argument, 0, 'c' },     { "log", required_argument, 0, 'l' },
-    { "max-line", required_argument, 0, 'm' },   { "tty", no_argument, 0, 't' },
-    { "stdin", required_argument, 0, 's' },      { "stdin-once", no_argument, 0, 'O' },
-    { "berthd-like", no_argument, 0, 'B' },      { "hang", no_argument, 0, 'H' },
-    { "berthd-log", required_argument, 0, 'L' }, { 0, 0, 0, 0 },
+    { "id", required_argument, 0, 'i' },
+    { "bundle", required_argument, 0, 'b' },
+    { "root", required_argument, 0, 'r' },
+    { "exit-file", required_argument, 0, 'e' },
+    { "config", required_argument, 0, 'c' },
+    { "log", required_argument, 0, 'l' },
+    { "max-line", required_argument, 0, 'm' },
+    { "tty", no_argument, 0, 't' },
+    { "stdin", required_argument, 0, 's' },
+    { "stdin-once", no_argument, 0, 'O' },
+    { "berthd-like", no_argument, 0, 'B' },
+    { "hang", no_argument, 0, 'H' },
+    { "berthd-log", required_argument, 0, 'L' },
+    { "attach", required_argument, 0, 'A' },
+    { 0, 0, 0, 0 },
   };
   struct spawn_job j = { 0 };
   bool berthd_like = false, hang = false;
@@ -115,6 +123,9 @@ cmd_spawn (int argc, char **argv)
         break;
       case 'O':
         j.o.stdin_once = true;
+        break;
+      case 'A':
+        j.o.attach_socket = optarg;
         break;
       case 'B':
         berthd_like = true;
