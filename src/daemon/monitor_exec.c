@@ -35,6 +35,7 @@
 
 #include "runtime/container.h"
 #include "util/cleanup.h"
+#include "util/clock.h"
 #include "util/file.h"
 
 #define DRAIN_MS 1000
@@ -210,14 +211,6 @@ capture_read (struct capture *c)
   c->buf[c->len] = '\0';
 }
 
-static long long
-mono_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 /* Reads out, err and the result until the helper has reported and the
  * streams end (or DRAIN_MS after the report).  0 when the report came. */
 static int
@@ -230,7 +223,7 @@ collect (struct capture *cs, int *res_fd, struct exec_report *r, char **text, lo
     {
       struct pollfd p[3];
       int n = 0, idx[3], timeout = -1;
-      long long now = mono_ms ();
+      long long now = berth_monotonic_ms ();
 
       if (*res_fd < 0 && cs[0].fd < 0 && cs[1].fd < 0)
         break;
@@ -275,7 +268,7 @@ collect (struct capture *cs, int *res_fd, struct exec_report *r, char **text, lo
             {
               close (*res_fd);
               *res_fd = -1;
-              drain_end = mono_ms () + DRAIN_MS;
+              drain_end = berth_monotonic_ms () + DRAIN_MS;
               continue;
             }
           for (ssize_t j = 0; j < m; j++, got++)
@@ -337,7 +330,7 @@ monitor_exec_sync (const struct monitor_exec_opts *o, struct monitor_exec_result
   /* The helper enforces the timeout; this bound only guards against a
      helper that hangs in exec itself. */
   if (o->timeout_s)
-    hard_end = mono_ms () + o->timeout_s * 1000LL + 10000;
+    hard_end = berth_monotonic_ms () + o->timeout_s * 1000LL + 10000;
   if (collect (cs, &resp[0], &r, &text, hard_end) < 0)
     {
       kill (h, SIGKILL);

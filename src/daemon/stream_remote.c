@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "daemon/monitor.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define STREAMS_WAIT_S 30 /* the kubelet's stream creation timeout */
@@ -61,14 +62,6 @@ struct remote
   uint8_t abuf[5 + 65536]; /* attach: one frame from the monitor */
   size_t alen;
 };
-
-static long long
-mono_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 static int
 on_stream (void *user, struct session *s, struct sstream *st, const struct spdy_headers *h)
@@ -210,12 +203,12 @@ all_streams (const struct remote *r)
 static int
 wait_streams (struct session *s, struct remote *r)
 {
-  long long end = mono_ms () + STREAMS_WAIT_S * 1000LL;
+  long long end = berth_monotonic_ms () + STREAMS_WAIT_S * 1000LL;
 
   while (!all_streams (r))
     {
       struct pollfd p = { .fd = s->sock, .events = POLLIN };
-      long long left = end - mono_ms ();
+      long long left = end - berth_monotonic_ms ();
       if (left <= 0)
         return -1;
       if (poll (&p, 1, (int)left) > 0 && session_pump (s, &ops, r) < 0)
@@ -348,10 +341,10 @@ serve_exec (struct session *s, struct remote *r)
   /* kubectl and crictl send the terminal's size just after opening the
      resize stream: wait a moment for it, so the process starts with it
      (process.consoleSize) rather than racing a TIOCSWINSZ. */
-  for (long long end = mono_ms () + RESIZE_WAIT_MS; rq->tty && r->resize_s && r->rows == 0 && !s->closed;)
+  for (long long end = berth_monotonic_ms () + RESIZE_WAIT_MS; rq->tty && r->resize_s && r->rows == 0 && !s->closed;)
     {
       struct pollfd p = { .fd = s->sock, .events = POLLIN };
-      long long left = end - mono_ms ();
+      long long left = end - berth_monotonic_ms ();
       if (left <= 0 || poll (&p, 1, (int)left) <= 0 || session_pump (s, &ops, r) < 0)
         break;
     }
@@ -387,7 +380,7 @@ serve_exec (struct session *s, struct remote *r)
       feed_stdin (r, rq->tty);
       if (exited && out_fd < 0 && err_fd < 0)
         break;
-      if (drain_end >= 0 && (timeout = (int)(drain_end - mono_ms ())) <= 0)
+      if (drain_end >= 0 && (timeout = (int)(drain_end - berth_monotonic_ms ())) <= 0)
         break;
       if (!s->closed && sizeof (r->inbuf) - r->in_len >= SESSION_MAX_FRAME + SPDY_HEADER_LEN)
         p[i_sock = n++] = (struct pollfd){ .fd = s->sock, .events = POLLIN };
@@ -425,7 +418,7 @@ serve_exec (struct session *s, struct remote *r)
           else
             exit_code = 255;
           free (text);
-          drain_end = mono_ms () + DRAIN_MS;
+          drain_end = berth_monotonic_ms () + DRAIN_MS;
         }
       if (s->closed)
         break;

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/clock.h"
 
 extern char **environ;
 
@@ -145,25 +146,17 @@ stdin_pipe (const char *input, size_t len, berth_err *err)
   return p[0];
 }
 
-static long long
-now_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Reads stdout and stderr to EOF or the deadline; false on timeout. */
 static bool
 drain (int out_fd, int err_fd, struct buf *out, struct buf *errb, int timeout_ms)
 {
-  long long deadline = now_ms () + timeout_ms;
+  long long deadline = berth_monotonic_ms () + timeout_ms;
   struct pollfd pfd[2] = { { .fd = out_fd, .events = POLLIN }, { .fd = err_fd, .events = POLLIN } };
   char chunk[8192];
 
   while (pfd[0].fd >= 0 || pfd[1].fd >= 0)
     {
-      long long left = deadline - now_ms ();
+      long long left = deadline - berth_monotonic_ms ();
       int r;
       if (left <= 0)
         return false;

@@ -28,6 +28,7 @@
 #include "runtime/container.h"
 #include "runtime/state.h"
 #include "util/cleanup.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 /* What Go prints for UINT64_MAX (jansson holds it as a real). */
@@ -248,15 +249,6 @@ oom_watch_check (struct oom_watch *w)
   return 0;
 }
 
-static long long
-now_ms (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A pidfd for the init, or -1 when it is gone already (or the pid reused). */
 static int
 open_init (const struct berth_state *st)
@@ -293,7 +285,7 @@ events_loop (const struct berth_state *st, unsigned long long interval_ms, berth
 {
   struct oom_watch w = { .fd = -1 };
   cleanup_close int pidfd = open_init (st);
-  long long next = now_ms () + (long long)interval_ms;
+  long long next = berth_monotonic_ms () + (long long)interval_ms;
   int ret = 0;
 
   if (pidfd < 0)
@@ -306,7 +298,7 @@ events_loop (const struct berth_state *st, unsigned long long interval_ms, berth
   while (ret == 0)
     {
       struct pollfd fds[2] = { { .fd = pidfd, .events = POLLIN }, { .fd = w.fd, .events = POLLIN } };
-      long long wait = next - now_ms ();
+      long long wait = next - berth_monotonic_ms ();
       int r = poll (fds, w.fd >= 0 ? 2 : 1, wait < 0 ? 0 : (int)(wait > 60000 ? 60000 : wait));
 
       if (r < 0 && errno != EINTR)
@@ -330,12 +322,12 @@ events_loop (const struct berth_state *st, unsigned long long interval_ms, berth
             ret = emit (fn, data, make_event ("oom", st->id, NULL), err);
           break;
         }
-      if (ret == 0 && now_ms () >= next)
+      if (ret == 0 && berth_monotonic_ms () >= next)
         {
           ret = stats_event (st, fn, data, err);
           next += (long long)interval_ms;
-          if (next < now_ms ())
-            next = now_ms () + (long long)interval_ms;
+          if (next < berth_monotonic_ms ())
+            next = berth_monotonic_ms () + (long long)interval_ms;
         }
     }
   oom_watch_stop (&w);
