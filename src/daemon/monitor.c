@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/file.h"
 #include "util/log.h"
 #include "util/proc.h"
 
@@ -91,23 +92,6 @@ monitor_reset_signals (void)
 }
 
 static int
-read_full (int fd, void *buf, size_t len)
-{
-  size_t off = 0;
-
-  while (off < len)
-    {
-      ssize_t n = read (fd, (char *)buf + off, len - off);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        return -1;
-      off += n;
-    }
-  return 0;
-}
-
-static int
 check_opts (const struct monitor_opts *o, berth_err *err)
 {
   if (o->id == NULL || o->id[0] == '\0')
@@ -161,12 +145,12 @@ monitor_spawn (const struct monitor_opts *o, struct monitor_info *out, berth_err
     ;
   /* Read exactly the report: the init keeps a copy of the pipe open until
      it execs, so EOF would only come at start. */
-  if (read_full (rd, &r, sizeof (r)) < 0)
+  if (berth_read_exact (rd, &r, sizeof (r)) < 0)
     return berth_fail (err, 0, "monitor `%s`: exited before reporting how create went", o->id);
   if (r.msg_len > MAX_REPORT_TEXT)
     return berth_fail (err, 0, "monitor `%s`: report text too long (%u bytes)", o->id, r.msg_len);
   text = calloc (1, r.msg_len + 1);
-  if (text == NULL || (r.msg_len > 0 && read_full (rd, text, r.msg_len) < 0))
+  if (text == NULL || (r.msg_len > 0 && berth_read_exact (rd, text, r.msg_len) < 0))
     return berth_fail (err, 0, "monitor `%s`: truncated report", o->id);
   if (!r.ok)
     return berth_fail (err, 0, "%s", text[0] ? text : "create failed");

@@ -76,17 +76,6 @@ set_args (struct berth_process *p, char *const *argv)
   return 0;
 }
 
-static pid_t
-read_pid_file (const char *path)
-{
-  char buf[32] = { 0 };
-  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
-
-  if (fd < 0 || read (fd, buf, sizeof (buf) - 1) <= 0)
-    return -1;
-  return (pid_t)atoi (buf);
-}
-
 /* 1 when pid exited within timeout_ms (-1: forever), 0 when not. */
 static int
 wait_exit_timeout (pid_t pid, int timeout_ms)
@@ -139,7 +128,7 @@ helper_main (const struct monitor_exec_opts *o, const char *pid_path, int out_w,
     berth_fail (&err, ENOMEM, "exec args");
   eo.process = proc;
   if (err == NULL && berth_container_exec (&ctx, o->id, &eo, &status, &err) == 0
-      && (pid = read_pid_file (pid_path)) <= 0)
+      && (pid = berth_read_pid_file (pid_path)) <= 0)
     berth_fail (&err, 0, "exec in `%s`: no pid in `%s`", o->id, pid_path);
   berth_process_free (proc);
   if (err != NULL)

@@ -57,23 +57,6 @@ helper_on_term (int sig)
     kill (helper_target, SIGKILL);
 }
 
-static int
-read_all (int fd, void *buf, size_t len)
-{
-  size_t got = 0;
-
-  while (got < len)
-    {
-      ssize_t n = read (fd, (char *)buf + got, len - got);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        return -1;
-      got += n;
-    }
-  return 0;
-}
-
 static void
 report (int fd, int32_t kind, int32_t value, const char *text)
 {
@@ -81,17 +64,6 @@ report (int fd, int32_t kind, int32_t value, const char *text)
 
   if (berth_write_all (fd, &r, sizeof (r)) == 0 && r.msg_len)
     berth_write_all (fd, text, r.msg_len);
-}
-
-static pid_t
-read_pid_file (const char *path)
-{
-  char buf[32] = { 0 };
-  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
-
-  if (fd < 0 || read (fd, buf, sizeof (buf) - 1) <= 0)
-    return -1;
-  return (pid_t)atoi (buf);
 }
 
 __attribute__ ((noreturn)) static void
@@ -138,7 +110,7 @@ helper_main (const struct stream_exec_opts *o, const char *pid_path, const char 
     }
   eo.process = proc;
   if (err == NULL && berth_container_exec (&ctx, o->id, &eo, &status, &err) == 0
-      && (pid = read_pid_file (pid_path)) <= 0)
+      && (pid = berth_read_pid_file (pid_path)) <= 0)
     berth_fail (&err, 0, "exec in `%s`: no pid in `%s`", o->id, pid_path);
   berth_process_free (proc);
   if (err != NULL)
@@ -189,7 +161,7 @@ stream_exec_read_report (struct stream_exec *x, struct stream_exec_report *r, ch
     {
       size_t len = r->msg_len > 65536 ? 65536 : r->msg_len;
       *text = calloc (1, len + 1);
-      if (*text == NULL || read_all (x->res_r, *text, len) < 0)
+      if (*text == NULL || berth_read_exact (x->res_r, *text, len) < 0)
         return -1;
     }
   return 0;

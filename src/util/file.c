@@ -1,6 +1,7 @@
 #include "util/file.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -74,4 +75,36 @@ berth_write_all (int fd, const void *buf, size_t len)
       len -= (size_t)n;
     }
   return 0;
+}
+
+int
+berth_read_exact (int fd, void *buf, size_t len)
+{
+  char *p = buf;
+
+  while (len > 0)
+    {
+      ssize_t n = read (fd, p, len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return -1;
+      p += n;
+      len -= (size_t)n;
+    }
+  return 0;
+}
+
+pid_t
+berth_read_pid_file (const char *path)
+{
+  char buf[32] = { 0 };
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  ssize_t n;
+
+  if (fd < 0)
+    return -1;
+  n = read (fd, buf, sizeof (buf) - 1);
+  close (fd);
+  return n > 0 ? (pid_t)atoi (buf) : -1;
 }

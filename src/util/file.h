@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "util/error.h"
 
@@ -17,5 +18,13 @@ json_t *berth_json_load_fd (int fd, const char *what, berth_err *err);
 /* write() until all of buf is written (retrying EINTR): 0, or -1 with
  * errno.  Async-signal-safe. */
 int berth_write_all (int fd, const void *buf, size_t len);
+
+/* read() exactly len bytes (retrying EINTR): 0, or -1 on error or EOF
+ * before len.  Async-signal-safe. */
+int berth_read_exact (int fd, void *buf, size_t len);
+
+/* The pid in a pid file (as `berth exec --pid-file` writes it); -1 when
+ * the file cannot be read. */
+pid_t berth_read_pid_file (const char *path);
 
 #endif
