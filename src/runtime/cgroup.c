@@ -467,6 +467,21 @@ cg_swap_to_v2 (int64_t swap, int64_t limit, bool *write, int64_t *out, berth_err
   return 0;
 }
 
+size_t
+berth_cgroup_count (const struct berth_cgroup *cg)
+{
+  return cg->n;
+}
+
+void
+berth_cgroup_hierarchy (const struct berth_cgroup *cg, size_t i, const char **mount, const char **path,
+                        int *version)
+{
+  *mount = cg->h[i].mount;
+  *path = cg->h[i].path;
+  *version = cg->h[i].version;
+}
+
 json_t *
 berth_cgroup_to_json (const struct berth_cgroup *cg)
 {

@@ -67,6 +67,12 @@ int berth_cgroup_update (const struct berth_cgroup *cg, const struct berth_resou
  * destroy removes it (rmdir only succeeds on an empty cgroup). */
 void berth_cgroup_assume_leaf_made (struct berth_cgroup *cg);
 
+/* Hierarchy i (< berth_cgroup_count): where it is mounted, the container's
+ * directory in it, and its version (1 or 2). */
+size_t berth_cgroup_count (const struct berth_cgroup *cg);
+void berth_cgroup_hierarchy (const struct berth_cgroup *cg, size_t i, const char **mount, const char **path,
+                             int *version);
+
 /* Persist in state.json and load back. */
 json_t *berth_cgroup_to_json (const struct berth_cgroup *cg);
 struct berth_cgroup *berth_cgroup_from_json (json_t *obj, berth_err *err);

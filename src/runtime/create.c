@@ -167,6 +167,8 @@ struct create_job
   pid_t pid;
   pid_t intermediate; /* joined userns + new pidns: the first child, which exits */
   struct host_mounts host_mounts;
+  char *created; /* the state's creation time and owner, fixed at the first save */
+  char *owner;
 };
 
 static void
@@ -210,6 +212,8 @@ job_free (struct create_job *j)
   free (j->bundle);
   free (j->rootfs);
   free (j->config);
+  free (j->created);
+  free (j->owner);
   berth_cgroup_free (j->cgroup);
   berth_spec_free (j->spec);
 }
@@ -498,10 +502,12 @@ wait_for_init (struct create_job *j, berth_err *err)
     }
 }
 
-/* The state as it stands.  It is written three times during create, so a
- * create killed at any point leaves what `delete --force` needs: before the
- * cgroup is made (creating, cgroup pending), once the init is cloned (its
- * pid), and when it is ready. */
+/* The state as it stands.  It is written twice during create, so a create
+ * killed at any point leaves what `delete --force` needs: before the cgroup
+ * is made (creating, cgroup pending), and when the init is ready.  In
+ * between, the init's pid is not recorded, and need not be: until GO the
+ * init exits when our end of the sync socket closes, and from GO on it is
+ * in the container's cgroup, where delete kills whatever it finds. */
 static struct berth_state *
 build_state (struct create_job *j, bool creating)
 {
@@ -513,8 +519,13 @@ build_state (struct create_job *j, bool creating)
   st->pid_start = j->pid > 0 ? berth_proc_start_time (j->pid) : 0;
   st->bundle = strdup (j->bundle);
   st->rootfs = strdup (j->rootfs);
-  st->created = berth_now_rfc3339 ();
-  st->owner = owner_name ();
+  if (j->created == NULL)
+    {
+      j->created = berth_now_rfc3339 ();
+      j->owner = owner_name ();
+    }
+  st->created = strdup (j->created);
+  st->owner = strdup (j->owner);
   st->annotations = j->spec->annotations ? json_deep_copy (j->spec->annotations) : json_object ();
   st->cgroup = j->cgroup; /* borrowed until the final save */
   st->new_pid_ns = lx && lx->namespaces[BERTH_NS_PID].present;
@@ -587,7 +598,10 @@ create_steps (struct create_job *j, bool foreground, berth_err *err)
   j->dirfd = berth_state_dir_create (j->ctx->state_root, o->id, err);
   if (j->dirfd < 0)
     return -1;
-  if (berth_write_file_atomic (j->dirfd, "config.json", j->config, j->config_len, 0600, err) < 0)
+  /* Written in place, not by rename: nobody reads it before state.json
+     exists, and a create killed while writing leaves a container that
+     delete --force removes without it. */
+  if (berth_write_file_new (j->dirfd, "config.json", j->config, j->config_len, 0600, err) < 0)
     return -1;
   if (mkfifoat (j->dirfd, BERTH_EXEC_FIFO, 0622) < 0)
     return berth_fail (err, errno, "mkfifo `%s/%s/%s`", j->ctx->state_root, o->id, BERTH_EXEC_FIFO);
@@ -627,7 +641,7 @@ create_steps (struct create_job *j, bool foreground, berth_err *err)
   j->cgroup_made = true;
   if (open_channels (j, foreground, err) < 0)
     return -1;
-  if (spawn_init (j, err) < 0 || save_progress (j, err) < 0)
+  if (spawn_init (j, err) < 0)
     return -1;
   /* The init's network namespace exists now; it waits for GO. */
   if (netdev_move_into (&j->netdevs, j->pid, err) < 0)

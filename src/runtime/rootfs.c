@@ -61,7 +61,8 @@ make_target (int rootfd, const char *dest, bool want_dir, berth_err *err)
   return fd;
 }
 
-static int mount_cgroup_v1_tree (int target_fd, const char *dest, unsigned long flags, berth_err *err);
+static int mount_cgroup_v1_tree (const struct berth_cgroup *cg, int target_fd, const char *dest, unsigned long flags,
+                                 berth_err *err);
 
 /* proc and sysfs give the container power over the host (sysrq, uevent
  * helper ...): never over a symlink, which could put them somewhere the
@@ -142,7 +143,7 @@ do_spec_mount (struct init_ctx *c, int rootfd, const struct berth_mount *m, size
     return -1;
   if (strcmp (type, "cgroup") == 0)
     {
-      if (mount_cgroup_v1_tree (target, m->destination, m->flags, err) < 0)
+      if (mount_cgroup_v1_tree (c->cgroup, target, m->destination, m->flags, err) < 0)
         return berth_wrap (err, "mounts[%zu]", idx);
       return 0;
     }
@@ -162,121 +163,59 @@ do_spec_mount (struct init_ctx *c, int rootfd, const struct berth_mount *m, size
   return 0;
 }
 
-/* Our cgroup in the hierarchy whose options are `opts` (from
- * /proc/self/cgroup: the parent already moved us into the container's). */
-static bool
-own_cgroup_path (const char *self_cgroup, const char *fstype, const char *opts, char *out, size_t len)
-{
-  char *copy = strdup (self_cgroup);
-  char *save = NULL;
-  bool found = false;
-
-  for (char *line = strtok_r (copy, "\n", &save); line && !found; line = strtok_r (NULL, "\n", &save))
-    {
-      char *c1 = strchr (line, ':');
-      char *c2 = c1 ? strchr (c1 + 1, ':') : NULL;
-      if (c2 == NULL)
-        continue;
-      *c2 = '\0';
-      if (strcmp (fstype, "cgroup2") == 0)
-        found = c1[1] == '\0';
-      else if (c1[1] != '\0')
-        {
-          /* Every controller of the line must be among the mount options. */
-          char *ctl_save = NULL;
-          found = true;
-          for (char *ctl = strtok_r (c1 + 1, ",", &ctl_save); ctl; ctl = strtok_r (NULL, ",", &ctl_save))
-            {
-              const char *hit = strstr (opts, ctl);
-              size_t l = strlen (ctl);
-              if (hit == NULL || (hit != opts && hit[-1] != ',') || (hit[l] != ',' && hit[l] != '\0'))
-                found = false;
-            }
-        }
-      if (found)
-        snprintf (out, len, "%s", c2 + 1);
-    }
-  free (copy);
-  return found;
-}
-
-/* Bind the container's own directory of one host hierarchy (a mountinfo
- * line) under the tmpfs, as runc does without a cgroup namespace.  cgroup v1
- * cannot be mounted from a user namespace; a bind works everywhere. */
+/* Bind one hierarchy's container directory (src) under the tmpfs, named as
+ * the host's mount point of the hierarchy. */
 static int
-mount_one_hierarchy (int tmpfs, char *line, const char *self_cgroup, const char *dest, unsigned long flags,
-                     berth_err *err)
+bind_hierarchy (int tmpfs, const char *mount, const char *src, const char *dest, unsigned long flags, berth_err *err)
 {
-  char mnt[1024], root[1024], fstype[64], opts[1024], path[1024], src[3072];
-  char *sep = strstr (line, " - ");
-  char *base;
+  const char *base = strrchr (mount, '/');
   cleanup_close int sub = -1;
-  struct mountfd_bind b = { .userns_fd = -1 };
+  struct mountfd_bind b = { .userns_fd = -1, .source = src };
 
-  if (sep == NULL || sscanf (line, "%*s %*s %*s %1023s %1023s", root, mnt) != 2
-      || sscanf (sep + 3, "%63s %*s %1023s", fstype, opts) != 2)
-    return 0;
-  if (strcmp (fstype, "cgroup") != 0 && strcmp (fstype, "cgroup2") != 0)
-    return 0;
-  base = strrchr (mnt, '/');
-  if (base == NULL || base[1] == '\0' || !own_cgroup_path (self_cgroup, fstype, opts, path, sizeof (path)))
+  if (base == NULL || base[1] == '\0')
     return 0;
   base++;
-  /* The mount may show a sub-tree (root field): the path is relative to it. */
-  if (strcmp (root, "/") != 0 && strncmp (path, root, strlen (root)) == 0)
-    memmove (path, path + strlen (root), strlen (path + strlen (root)) + 1);
-  snprintf (src, sizeof (src), "%s%s", mnt, path);
   if (mkdirat (tmpfs, base, 0755) < 0 && errno != EEXIST)
     return berth_fail (err, errno, "mkdir `%s/%s`", dest, base);
   sub = openat (tmpfs, base, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (sub < 0)
     return berth_fail (err, errno, "open `%s/%s`", dest, base);
-  b.source = src;
   b.attr_set = mountfd_attr_from_ms (flags | MS_NOSUID | MS_NODEV | MS_NOEXEC);
   return mountfd_bind_onto (&b, sub, dest, err);
 }
 
-static char *
-read_whole (const char *path, berth_err *err)
-{
-  char *buf = NULL;
-  size_t size = 0;
-  FILE *f = fopen (path, "re");
-
-  if (f == NULL)
-    return (berth_fail (err, errno, "open `%s`", path), NULL);
-  if (getdelim (&buf, &size, '\0', f) < 0)
-    {
-      free (buf);
-      buf = NULL;
-      berth_fail (err, errno, "read `%s`", path);
-    }
-  fclose (f);
-  return buf;
-}
-
 /* "cgroup" mounts: cgroup2 where the host is unified; on v1 and hybrid hosts
- * a tmpfs with one cgroup mount per host hierarchy.  The mount table is read
- * whole first: our own new mounts must not show up while we walk it. */
+ * a tmpfs with one bind per host hierarchy (as runc does without a cgroup
+ * namespace; cgroup v1 cannot be mounted from a user namespace, a bind works
+ * everywhere).  The hierarchies are the container's cgroup as the parent
+ * resolved it: no mount table to read and parse again here. */
 static int
-mount_cgroup_v1_tree (int target_fd, const char *dest, unsigned long flags, berth_err *err)
+mount_cgroup_v1_tree (const struct berth_cgroup *cg, int target_fd, const char *dest, unsigned long flags,
+                      berth_err *err)
 {
-  cleanup_free char *table = read_whole ("/proc/self/mountinfo", err);
-  cleanup_free char *self_cgroup = NULL;
   cleanup_close int tmpfs = -1;
-  char *save = NULL;
+  size_t n = berth_cgroup_count (cg);
+  bool v1 = false;
+  const char *mount, *path;
+  int version;
 
-  if (table == NULL || (self_cgroup = read_whole ("/proc/self/cgroup", err)) == NULL)
-    return -1;
-  if (strstr (table, " - cgroup cgroup ") == NULL)
+  for (size_t i = 0; i < n; i++)
+    {
+      berth_cgroup_hierarchy (cg, i, &mount, &path, &version);
+      v1 |= version == 1;
+    }
+  if (!v1)
     return mountfd_fs_onto ("cgroup2", "cgroup", NULL, flags, 0, target_fd, dest, err);
   /* Populated through the new tmpfs' own fd, then made read-only as asked. */
   tmpfs = mountfd_fs_attach ("tmpfs", "tmpfs", "mode=755", flags & ~MS_RDONLY, 0, target_fd, dest, err);
   if (tmpfs < 0)
     return -1;
-  for (char *line = strtok_r (table, "\n", &save); line; line = strtok_r (NULL, "\n", &save))
-    if (mount_one_hierarchy (tmpfs, line, self_cgroup, dest, flags, err) < 0)
-      return -1;
+  for (size_t i = 0; i < n; i++)
+    {
+      berth_cgroup_hierarchy (cg, i, &mount, &path, &version);
+      if (bind_hierarchy (tmpfs, mount, path, dest, flags, err) < 0)
+        return -1;
+    }
   return (flags & MS_RDONLY) ? mountfd_setattr (tmpfs, false, MOUNT_ATTR_RDONLY, 0, 0, dest, err) : 0;
 }
 

@@ -143,6 +143,26 @@ berth_state_dir_remove (const char *state_root, const char *id, berth_err *err)
 }
 
 int
+berth_write_file_new (int dirfd, const char *name, const char *data, size_t len, mode_t mode, berth_err *err)
+{
+  cleanup_close int fd = openat (dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+  size_t off = 0;
+
+  if (fd < 0)
+    return berth_fail (err, errno, "create `%s`", name);
+  while (off < len)
+    {
+      ssize_t n = write (fd, data + off, len - off);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return berth_fail (err, errno, "write `%s`", name);
+      off += n;
+    }
+  return 0;
+}
+
+int
 berth_write_file_atomic (int dirfd, const char *name, const char *data, size_t len, mode_t mode, berth_err *err)
 {
   char tmp[256];
@@ -305,13 +325,15 @@ berth_now_rfc3339 (void)
 {
   struct timespec ts;
   struct tm tm;
-  char buf[64];
   char *out = NULL;
 
   clock_gettime (CLOCK_REALTIME, &ts);
   gmtime_r (&ts.tv_sec, &tm);
-  strftime (buf, sizeof (buf), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (asprintf (&out, "%s.%09ldZ", buf, ts.tv_nsec) < 0)
+  /* Not strftime: it loads the local time zone (three files read) for a
+     UTC stamp. */
+  if (asprintf (&out, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec)
+      < 0)
     return NULL;
   return out;
 }

@@ -64,6 +64,11 @@ enum berth_status berth_state_status (int dirfd, const struct berth_state *st);
 /* Write `data` to dirfd/name by a temporary file and rename. */
 int berth_write_file_atomic (int dirfd, const char *name, const char *data, size_t len, mode_t mode, berth_err *err);
 
+/* Create name (it must not exist) and write data to it, in place: for a
+ * file nobody reads until it is complete (a new inode costs on ext4; the
+ * rename of the atomic form makes two). */
+int berth_write_file_new (int dirfd, const char *name, const char *data, size_t len, mode_t mode, berth_err *err);
+
 /* RFC 3339 with nanoseconds in UTC, as runc prints `created`. */
 char *berth_now_rfc3339 (void);
 
