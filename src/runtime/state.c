@@ -146,19 +146,11 @@ int
 berth_write_file_new (int dirfd, const char *name, const char *data, size_t len, mode_t mode, berth_err *err)
 {
   cleanup_close int fd = openat (dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-  size_t off = 0;
 
   if (fd < 0)
     return berth_fail (err, errno, "create `%s`", name);
-  while (off < len)
-    {
-      ssize_t n = write (fd, data + off, len - off);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return berth_fail (err, errno, "write `%s`", name);
-      off += n;
-    }
+  if (berth_write_all (fd, data, len) < 0)
+    return berth_fail (err, errno, "write `%s`", name);
   return 0;
 }
 
@@ -167,24 +159,16 @@ berth_write_file_atomic (int dirfd, const char *name, const char *data, size_t l
 {
   char tmp[256];
   cleanup_close int fd = -1;
-  size_t off = 0;
 
   snprintf (tmp, sizeof (tmp), ".%s.tmp", name);
   fd = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0)
     return berth_fail (err, errno, "create `%s`", tmp);
-  while (off < len)
+  if (berth_write_all (fd, data, len) < 0)
     {
-      ssize_t n = write (fd, data + off, len - off);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        {
-          int e = errno;
-          unlinkat (dirfd, tmp, 0);
-          return berth_fail (err, e, "write `%s`", tmp);
-        }
-      off += n;
+      int e = errno;
+      unlinkat (dirfd, tmp, 0);
+      return berth_fail (err, e, "write `%s`", tmp);
     }
   if (renameat (dirfd, tmp, dirfd, name) < 0)
     {
