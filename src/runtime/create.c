@@ -169,6 +169,7 @@ struct create_job
   struct host_mounts host_mounts;
   char *created; /* the state's creation time and owner, fixed at the first save */
   char *owner;
+  int fifo_read; /* start_at_once: exec.fifo open for reading, or -1 */
 };
 
 static void
@@ -202,6 +203,8 @@ job_free (struct create_job *j)
     close (j->sync_parent);
   if (j->tty_parent >= 0)
     close (j->tty_parent);
+  if (j->fifo_read >= 0)
+    close (j->fifo_read);
   berth_seccomp_free (j->seccomp);
   netdev_list_free (&j->netdevs);
   free (j->init.time_offsets);
@@ -564,7 +567,7 @@ save_state (struct create_job *j, struct berth_state **out, berth_err *err)
 }
 
 static int
-create_steps (struct create_job *j, bool foreground, berth_err *err)
+create_steps (struct create_job *j, bool foreground, bool start_at_once, berth_err *err)
 {
   const struct berth_create_options *o = j->opts;
   const struct berth_linux *lx;
@@ -643,6 +646,10 @@ create_steps (struct create_job *j, bool foreground, berth_err *err)
     return -1;
   if (spawn_init (j, err) < 0)
     return -1;
+  /* A reader on the fifo lets the init go straight on to its execve once
+     ready; we save the state meanwhile and read its byte afterwards. */
+  if (start_at_once && (j->fifo_read = openat (j->dirfd, BERTH_EXEC_FIFO, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
+    return berth_fail (err, errno, "open exec fifo of `%s`", o->id);
   /* The init's network namespace exists now; it waits for GO. */
   if (netdev_move_into (&j->netdevs, j->pid, err) < 0)
     return -1;
@@ -660,14 +667,15 @@ create_steps (struct create_job *j, bool foreground, berth_err *err)
 
 int
 create_container (const struct berth_context *ctx, const struct berth_create_options *opts, bool foreground,
-                  struct created_container *out, berth_err *err)
+                  bool start_at_once, struct created_container *out, berth_err *err)
 {
-  struct create_job j = { .ctx = ctx, .opts = opts, .dirfd = -1, .sync_parent = -1, .tty_parent = -1 };
+  struct create_job j
+      = { .ctx = ctx, .opts = opts, .dirfd = -1, .sync_parent = -1, .tty_parent = -1, .fifo_read = -1 };
   int ret;
 
   out->state = NULL;
   out->spec = NULL;
-  out->dirfd = out->master_fd = -1;
+  out->dirfd = out->master_fd = out->fifo_fd = -1;
   j.init.id = opts->id;
   j.init.sync_fd = j.init.fifo_fd = j.init.console_fd = j.init.root_fd = -1;
   for (int i = 0; i < BERTH_NS_COUNT; i++)
@@ -676,7 +684,7 @@ create_container (const struct berth_context *ctx, const struct berth_create_opt
   j.init.no_new_keyring = opts->no_new_keyring;
   j.init.preserve_fds = opts->preserve_fds;
 
-  ret = create_steps (&j, foreground, err);
+  ret = create_steps (&j, foreground, start_at_once, err);
   if (ret == 0)
     {
       if (j.tty_parent >= 0)
@@ -709,7 +717,9 @@ create_container (const struct berth_context *ctx, const struct berth_create_opt
     }
   out->dirfd = j.dirfd;
   out->spec = j.spec;
+  out->fifo_fd = j.fifo_read;
   j.spec = NULL;
+  j.fifo_read = -1;
   job_free (&j);
   return 0;
 }
@@ -723,8 +733,10 @@ created_container_release (struct created_container *cc)
     close (cc->dirfd);
   if (cc->master_fd >= 0)
     close (cc->master_fd);
+  if (cc->fifo_fd >= 0)
+    close (cc->fifo_fd);
   memset (cc, 0, sizeof (*cc));
-  cc->dirfd = cc->master_fd = -1;
+  cc->dirfd = cc->master_fd = cc->fifo_fd = -1;
 }
 
 int
@@ -732,7 +744,7 @@ berth_container_create (const struct berth_context *ctx, const struct berth_crea
 {
   struct created_container cc;
 
-  if (create_container (ctx, opts, false, &cc, err) < 0)
+  if (create_container (ctx, opts, false, false, &cc, err) < 0)
     return -1;
   created_container_release (&cc);
   return 0;

@@ -11,16 +11,21 @@ struct created_container
   struct berth_spec *spec;
   int dirfd;     /* locked state dir */
   int master_fd; /* pty master when run in the foreground with a terminal; else -1 */
+  int fifo_fd;   /* with start_at_once: exec.fifo, open for reading; else -1 */
 };
 
 /* foreground: `run` without --detach (a terminal is relayed by berth itself
- * when there is no console socket). */
+ * when there is no console socket).  start_at_once: `run`, which starts the
+ * container as soon as it is created: exec.fifo is opened for reading before
+ * the init is ready, so the init goes on to its execve without waiting while
+ * we save the state (pass out->fifo_fd to start_created). */
 int create_container (const struct berth_context *ctx, const struct berth_create_options *opts, bool foreground,
-                      struct created_container *out, berth_err *err);
+                      bool start_at_once, struct created_container *out, berth_err *err);
 void created_container_release (struct created_container *cc);
 
-/* Release the init of a created container (the fifo). */
-int start_created (int dirfd, const struct berth_state *st, berth_err *err);
+/* Release the init of a created container (the fifo; fifo_fd: already open
+ * for reading, taken over, or -1). */
+int start_created (int dirfd, const struct berth_state *st, int fifo_fd, berth_err *err);
 
 /* Kill (if alive), wait, remove the cgroup and the state dir. */
 int destroy_container (const struct berth_context *ctx, int dirfd, struct berth_state *st, berth_err *err);

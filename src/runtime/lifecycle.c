@@ -276,9 +276,9 @@ wait_user_process (int fifo, const struct berth_state *st, berth_err *err)
 }
 
 int
-start_created (int dirfd, const struct berth_state *st, berth_err *err)
+start_created (int dirfd, const struct berth_state *st, int fifo_fd, berth_err *err)
 {
-  cleanup_close int fifo = openat (dirfd, BERTH_EXEC_FIFO, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  cleanup_close int fifo = fifo_fd >= 0 ? fifo_fd : openat (dirfd, BERTH_EXEC_FIFO, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   char byte;
 
   if (fifo < 0)
@@ -326,7 +326,7 @@ berth_container_start (const struct berth_context *ctx, const char *id, berth_er
   switch (berth_state_status (dirfd, st))
     {
     case BERTH_STATUS_CREATED:
-      ret = start_created (dirfd, st, err);
+      ret = start_created (dirfd, st, -1, err);
       break;
     case BERTH_STATUS_STOPPED:
       ret = berth_fail (err, 0, "cannot start a container that has stopped");

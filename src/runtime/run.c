@@ -17,9 +17,10 @@ berth_container_run (const struct berth_context *ctx, const struct berth_create_
   int ret;
 
   *exit_status = 0;
-  if (create_container (ctx, opts, !detach, &cc, err) < 0)
+  if (create_container (ctx, opts, !detach, true, &cc, err) < 0)
     return -1;
-  ret = start_created (cc.dirfd, cc.state, err);
+  ret = start_created (cc.dirfd, cc.state, cc.fifo_fd, err);
+  cc.fifo_fd = -1; /* closed by start_created */
   if (ret == 0 && !detach)
     {
       if (cc.master_fd >= 0)
