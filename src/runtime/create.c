@@ -167,6 +167,7 @@ struct create_job
   pid_t pid;
   pid_t intermediate; /* joined userns + new pidns: the first child, which exits */
   struct host_mounts host_mounts;
+  unsigned long long pid_start; /* of pid, read while it surely lives (before GO) */
   char *created; /* the state's creation time and owner, fixed at the first save */
   char *owner;
   int fifo_read; /* start_at_once: exec.fifo open for reading, or -1 */
@@ -428,6 +429,9 @@ spawn_init (struct create_job *j, berth_err *err)
       j->pid = 0;
       return berth_fail (err, saved_errno, "clone container init (flags 0x%lx)", flags);
     }
+  /* Now, while the init waits for GO: once released (run opens the fifo
+     early) it may exec, exit and be reaped before the state is saved. */
+  j->pid_start = berth_proc_start_time (j->pid);
   if (j->init.extras.has_cpus_initial
       && sched_setaffinity (j->pid, sizeof (j->init.extras.cpus_initial), &j->init.extras.cpus_initial) < 0)
     return berth_fail (err, errno, "process.execCPUAffinity.initial: sched_setaffinity");
@@ -490,6 +494,7 @@ wait_for_init (struct create_job *j, berth_err *err)
         case SYNC_PID:
           j->intermediate = j->pid;
           j->pid = atoi (payload);
+          j->pid_start = berth_proc_start_time (j->pid); /* alive: READY is not sent yet */
           waitpid (j->intermediate, NULL, 0);
           j->intermediate = 0;
           continue;
@@ -505,12 +510,12 @@ wait_for_init (struct create_job *j, berth_err *err)
     }
 }
 
-/* The state as it stands.  It is written twice during create, so a create
- * killed at any point leaves what `delete --force` needs: before the cgroup
- * is made (creating, cgroup pending), and when the init is ready.  In
- * between, the init's pid is not recorded, and need not be: until GO the
- * init exits when our end of the sync socket closes, and from GO on it is
- * in the container's cgroup, where delete kills whatever it finds. */
+/* The state as it stands, written when the init is ready (and, without a
+ * mount namespace, once before the cgroup is made, for the host mount).  A
+ * create killed before leaves config.json, from which delete --force finds
+ * the cgroup; the init's pid need not be recorded: until GO the init exits
+ * when our end of the sync socket closes, and from GO on it is in the
+ * container's cgroup, where delete kills whatever it finds. */
 static struct berth_state *
 build_state (struct create_job *j, bool creating)
 {
@@ -519,7 +524,7 @@ build_state (struct create_job *j, bool creating)
 
   st->id = strdup (j->opts->id);
   st->pid = j->pid;
-  st->pid_start = j->pid > 0 ? berth_proc_start_time (j->pid) : 0;
+  st->pid_start = j->pid > 0 ? j->pid_start : 0;
   st->bundle = strdup (j->bundle);
   st->rootfs = strdup (j->rootfs);
   if (j->created == NULL)
@@ -638,7 +643,13 @@ create_steps (struct create_job *j, bool foreground, bool start_at_once, berth_e
     struct berth_resources res = lx->resources ? *lx->resources : (struct berth_resources){ 0 };
     cleanup_free struct berth_device_rule *rules = devices_cgroup_rules (lx, &res.n_devices);
     res.devices = rules;
-    if (save_progress (j, err) < 0 || berth_cgroup_create (j->cgroup, &res, err) < 0)
+    /* A create killed from here on leaves cgroups for delete --force to
+       find: from config.json (berth_container_delete), or, for a rootfs
+       bound in the host's mount table, from a first state.json that also
+       names that mount.  The state proper is written once, when ready: on
+       ext4 each new file and each replaced one costs a block allocation or
+       a discard. */
+    if ((j->host_mounts.used && save_progress (j, err) < 0) || berth_cgroup_create (j->cgroup, &res, err) < 0)
       return -1;
   }
   j->cgroup_made = true;

@@ -191,7 +191,8 @@ berth_container_list (const struct berth_context *ctx, struct berth_container_in
 static bool
 alive (const struct berth_state *st)
 {
-  return st->pid > 0 && berth_proc_start_time (st->pid) == st->pid_start;
+  /* A start time of 0 is "gone" (berth_proc_start_time): never alive. */
+  return st->pid > 0 && st->pid_start != 0 && berth_proc_start_time (st->pid) == st->pid_start;
 }
 
 /* The config copied at create: parsed only when hooks need it. */
@@ -213,6 +214,36 @@ load_state_spec (int dirfd, const char *id, berth_err *err)
   if ((ssize_t)len < 0)
     return (berth_fail (err, errno, "read config of `%s`", id), NULL);
   return berth_spec_parse (data, len, "config.json", err);
+}
+
+/* A create that died before writing state.json may have made the cgroup:
+ * it is where config.json's cgroupsPath puts it (resolved as create did).
+ * Whatever runs in the leaf is killed and the leaf removed, as for a state
+ * with its cgroup pending; parents made on the way cannot be told from
+ * others and stay.  No config (killed before it was written) or no linux
+ * section: nothing was made. */
+static int
+remove_half_made_cgroup (int dirfd, const char *id, berth_err *err)
+{
+  berth_err ignored = NULL;
+  struct berth_spec *spec = load_state_spec (dirfd, id, &ignored);
+  struct berth_cgroup *cg;
+  int ret;
+
+  if (spec == NULL || spec->linux == NULL)
+    {
+      berth_err_free (&ignored);
+      berth_spec_free (spec);
+      return 0;
+    }
+  cg = berth_cgroup_resolve (spec->linux->cgroups_path, id, err);
+  berth_spec_free (spec);
+  if (cg == NULL)
+    return -1;
+  berth_cgroup_assume_leaf_made (cg);
+  ret = berth_cgroup_destroy (cg, err);
+  berth_cgroup_free (cg);
+  return ret;
 }
 
 /* Runs the hooks of `kind` from the container's config with the current
@@ -362,7 +393,11 @@ berth_container_kill (const struct berth_context *ctx, const char *id, int sig, 
 static int
 wait_exit (pid_t pid, unsigned long long start, int timeout_ms)
 {
-  int pidfd = (int)syscall (SYS_pidfd_open, pid, 0);
+  int pidfd;
+
+  if (start == 0)
+    return 0;
+  pidfd = (int)syscall (SYS_pidfd_open, pid, 0);
   if (pidfd >= 0)
     {
       struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
@@ -461,6 +496,8 @@ berth_container_delete (const struct berth_context *ctx, const char *id, bool fo
       if (!force)
         return -1;
       berth_err_free (err);
+      if (remove_half_made_cgroup (dirfd, id, err) < 0)
+        return -1;
       return berth_state_dir_remove (ctx->state_root, id, err);
     }
   switch (berth_state_status (dirfd, st))

@@ -287,7 +287,7 @@ berth_state_status (int dirfd, const struct berth_state *st)
   struct stat sb;
   bool frozen = false;
 
-  if (st->pid <= 0 || berth_proc_start_time (st->pid) != st->pid_start)
+  if (st->pid <= 0 || st->pid_start == 0 || berth_proc_start_time (st->pid) != st->pid_start)
     return BERTH_STATUS_STOPPED;
   if (st->creating)
     return BERTH_STATUS_CREATING;
