@@ -5,7 +5,12 @@
  * a private, detached read-only bind mount of its binary, or, without the
  * privilege for that, from a sealed memfd copy: the exe link then names a
  * file no one can open for writing through it.  A binary on a read-only
- * mount or marked immutable is run as it is. */
+ * mount or marked immutable is run as it is.
+ *
+ * The static `berth` makes the same checks and the same re-exec through the
+ * bind mount before its C library starts (cli/early_start.c, raw system
+ * calls: it cannot call these functions); this remains the authority, run
+ * in main: it finds the binary sealed then, and does the memfd fallback. */
 #ifndef BERTH_RUNTIME_SEALED_EXE_H
 #define BERTH_RUNTIME_SEALED_EXE_H
 
