@@ -18,8 +18,11 @@
  * H, not the caller, waits for P: P is H's child (libberth clones it), and
  * the caller is a berthd worker thread that must not reap by accident.  The
  * pid file lives in a private directory under /tmp, removed at the end.
+ * H's first half (stdio, fds, signals, the exec) is exec_launch.h's, shared
+ * with the streaming Exec.
  */
 #include "daemon/monitor_internal.h"
+#include "daemon/exec_launch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -56,26 +59,6 @@ helper_report (int fd, const struct exec_report *r, const char *text)
     berth_write_all (fd, text, r->msg_len);
 }
 
-static int
-set_args (struct berth_process *p, char *const *argv)
-{
-  size_t n = 0;
-
-  while (argv[n])
-    n++;
-  for (size_t i = 0; i < p->n_args; i++)
-    free (p->args[i]);
-  free (p->args);
-  p->args = calloc (n + 1, sizeof (char *));
-  if (p->args == NULL)
-    return -1;
-  for (size_t i = 0; i < n; i++)
-    p->args[i] = strdup (argv[i]);
-  p->n_args = n;
-  p->terminal = false; /* ExecSync has no tty */
-  return 0;
-}
-
 /* 1 when pid exited within timeout_ms (-1: forever), 0 when not. */
 static int
 wait_exit_timeout (pid_t pid, int timeout_ms)
@@ -107,40 +90,21 @@ wait_exit_timeout (pid_t pid, int timeout_ms)
 __attribute__ ((noreturn)) static void
 helper_main (const struct monitor_exec_opts *o, const char *pid_path, int out_w, int err_w, int res_w)
 {
-  struct berth_context ctx = { .state_root = o->state_root };
+  /* ExecSync has no tty and no stdin. */
+  struct exec_launch l = { .state_root = o->state_root, .id = o->id, .argv = o->argv, .pid_path = pid_path,
+                           .stdio = { -1, out_w, err_w } };
   struct exec_report r = { 0 };
-  struct berth_exec_options eo = { .detach = true, .pid_file = pid_path };
-  struct berth_process *proc;
   berth_err err = NULL;
-  int null = open ("/dev/null", O_RDWR | O_CLOEXEC);
-  int status, res;
-  pid_t pid = 0;
+  int status;
+  pid_t pid = exec_launch_in_helper (&l, &res_w, &err);
 
-  /* P inherits 0-2: the pipes, and /dev/null for stdin. */
-  if (null < 0 || dup2 (null, 0) < 0 || dup2 (out_w, 1) < 0 || dup2 (err_w, 2) < 0)
-    _exit (127);
-  res = monitor_isolate_fds (res_w, false);
-  monitor_reset_signals ();
-  if (res < 0)
-    _exit (127);
-  proc = berth_container_load_process (&ctx, o->id, &err);
-  if (proc && set_args (proc, o->argv) < 0)
-    berth_fail (&err, ENOMEM, "exec args");
-  eo.process = proc;
-  if (err == NULL && berth_container_exec (&ctx, o->id, &eo, &status, &err) == 0
-      && (pid = berth_read_pid_file (pid_path)) <= 0)
-    berth_fail (&err, 0, "exec in `%s`: no pid in `%s`", o->id, pid_path);
-  berth_process_free (proc);
-  if (err != NULL)
+  if (pid < 0)
     {
       r.msg_len = strlen (err->msg);
-      helper_report (res, &r, err->msg);
+      helper_report (res_w, &r, err->msg);
       _exit (1);
     }
-  /* Our copies of the pipes go, so EOF comes with P's last writer. */
-  null = open ("/dev/null", O_RDWR | O_CLOEXEC);
-  dup2 (null, 1);
-  dup2 (null, 2);
+  exec_launch_drop_stdio ();
   if (!wait_exit_timeout (pid, o->timeout_s ? (int)o->timeout_s * 1000 : -1))
     {
       kill (pid, SIGKILL);
@@ -150,7 +114,7 @@ helper_main (const struct monitor_exec_opts *o, const char *pid_path, int out_w,
     ;
   r.ok = 1;
   r.exit_code = WIFSIGNALED (status) ? 128 + WTERMSIG (status) : WEXITSTATUS (status);
-  helper_report (res, &r, NULL);
+  helper_report (res_w, &r, NULL);
   _exit (0);
 }
 

@@ -19,7 +19,8 @@
  *
  * As for ExecSync (monitor_exec.c) H, not the connection thread, is P's
  * parent and reaps it, so the pid the thread may SIGKILL (the client went
- * away) names P until H has reported its exit.
+ * away) names P until H has reported its exit.  H's first half is
+ * exec_launch.h's, shared with ExecSync.
  */
 #include "daemon/stream.h"
 
@@ -35,7 +36,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "daemon/monitor_internal.h"
+#include "daemon/exec_launch.h"
 #include "runtime/container.h"
 #include "runtime/terminal.h"
 #include "util/cleanup.h"
@@ -69,59 +70,20 @@ report (int fd, int32_t kind, int32_t value, const char *text)
 __attribute__ ((noreturn)) static void
 helper_main (const struct stream_exec_opts *o, const char *pid_path, const char *console, int fds[3], int res_w)
 {
-  struct berth_context ctx = { .state_root = o->state_root };
-  struct berth_exec_options eo = { .detach = true, .pid_file = pid_path, .console_socket = console };
-  struct berth_process *proc;
+  struct exec_launch l = { .state_root = o->state_root, .id = o->id, .argv = o->argv, .pid_path = pid_path,
+                           .console = console, .rows = o->rows, .cols = o->cols,
+                           .stdio = { fds[0], fds[1], fds[2] }, .on_term = helper_on_term };
   berth_err err = NULL;
-  int null = open ("/dev/null", O_RDWR | O_CLOEXEC);
-  int status, res;
-  pid_t pid = 0;
+  int status;
+  pid_t pid = exec_launch_in_helper (&l, &res_w, &err);
 
-  if (null < 0)
-    _exit (127);
-  for (int i = 0; i < 3; i++)
-    if (dup2 (fds[i] >= 0 ? fds[i] : null, i) < 0)
-      _exit (127);
-  res = monitor_isolate_fds (res_w, false);
-  monitor_reset_signals ();
-  if (res < 0)
-    _exit (127);
-  /* exec(2) resets a handled signal to its default in P. */
-  sigaction (SIGTERM, &(struct sigaction){ .sa_handler = helper_on_term }, NULL);
-  proc = berth_container_load_process (&ctx, o->id, &err);
-  if (proc)
+  if (pid < 0)
     {
-      size_t n = 0;
-      while (o->argv[n])
-        n++;
-      for (size_t i = 0; i < proc->n_args; i++)
-        free (proc->args[i]);
-      free (proc->args);
-      proc->args = calloc (n + 1, sizeof (char *));
-      for (size_t i = 0; proc->args && i < n; i++)
-        proc->args[i] = strdup (o->argv[i]);
-      proc->n_args = proc->args ? n : 0;
-      proc->terminal = o->tty;
-      proc->has_console_size = o->tty && o->rows && o->cols;
-      proc->console_height = o->rows;
-      proc->console_width = o->cols;
-      if (proc->args == NULL)
-        berth_fail (&err, ENOMEM, "exec args");
-    }
-  eo.process = proc;
-  if (err == NULL && berth_container_exec (&ctx, o->id, &eo, &status, &err) == 0
-      && (pid = berth_read_pid_file (pid_path)) <= 0)
-    berth_fail (&err, 0, "exec in `%s`: no pid in `%s`", o->id, pid_path);
-  berth_process_free (proc);
-  if (err != NULL)
-    {
-      report (res, STREAM_EXEC_FAILED, 0, err->msg);
+      report (res_w, STREAM_EXEC_FAILED, 0, err->msg);
       _exit (1);
     }
-  /* Our copies go, so the caller sees EOF with P's last writer. */
-  for (int i = 0; i < 3; i++)
-    dup2 (null, i);
-  report (res, STREAM_EXEC_STARTED, pid, NULL);
+  exec_launch_drop_stdio ();
+  report (res_w, STREAM_EXEC_STARTED, pid, NULL);
   helper_target = pid;
   if (helper_term)
     kill (pid, SIGKILL);
@@ -137,7 +99,7 @@ helper_main (const struct stream_exec_opts *o, const char *pid_path, const char 
   }
   while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
     ;
-  report (res, STREAM_EXEC_EXITED, WIFSIGNALED (status) ? 128 + WTERMSIG (status) : WEXITSTATUS (status), NULL);
+  report (res_w, STREAM_EXEC_EXITED, WIFSIGNALED (status) ? 128 + WTERMSIG (status) : WEXITSTATUS (status), NULL);
   _exit (0);
 }
 
