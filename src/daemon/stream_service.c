@@ -70,6 +70,24 @@ running (struct daemon *d, const char *id, struct rpc_status *st)
   return c;
 }
 
+/* A request for Exec or Attach on the (running) container c: the streams
+ * asked for. */
+static struct stream_request *
+container_request (enum stream_kind kind, const struct ctr *c, bool in, bool out, bool err, bool tty)
+{
+  struct stream_request *rq = calloc (1, sizeof (*rq));
+
+  if (rq == NULL)
+    abort ();
+  rq->kind = kind;
+  rq->container_id = xstrdup (c->id);
+  rq->tty = tty;
+  rq->in = in;
+  rq->out = out;
+  rq->err = err;
+  return rq;
+}
+
 static int
 handle_exec (struct daemon *d, const ProtobufCMessage *req, ProtobufCMessage **resp, struct rpc_status *st)
 {
@@ -87,17 +105,11 @@ handle_exec (struct daemon *d, const ProtobufCMessage *req, ProtobufCMessage **r
     return -1;
   if ((c = running (d, in->container_id, st)) == NULL)
     return -1;
-  rq = calloc (1, sizeof (*rq));
-  rq->kind = STREAM_EXEC;
-  rq->container_id = xstrdup (c->id);
+  rq = container_request (STREAM_EXEC, c, in->stdin, in->stdout, in->stderr, in->tty);
   rq->runtime_root = xstrdup (d->ctrs->runtime_root);
   rq->cmd = calloc (in->n_cmd + 1, sizeof (char *));
   for (size_t i = 0; i < in->n_cmd; i++)
     rq->cmd[i] = xstrdup (in->cmd[i]);
-  rq->tty = in->tty;
-  rq->in = in->stdin;
-  rq->out = in->stdout;
-  rq->err = in->stderr;
   ctr_put (d, c);
   if (answer_url (d, rq, &url, st) < 0)
     return -1;
@@ -121,9 +133,7 @@ handle_attach (struct daemon *d, const ProtobufCMessage *req, ProtobufCMessage *
     return -1;
   if ((c = running (d, in->container_id, st)) == NULL)
     return -1;
-  rq = calloc (1, sizeof (*rq));
-  rq->kind = STREAM_ATTACH;
-  rq->container_id = xstrdup (c->id);
+  rq = container_request (STREAM_ATTACH, c, in->stdin, in->stdout, in->stderr, in->tty);
   rq->exit_file = ctr_exit_path (c);
   if (asprintf (&rq->attach_socket, "%s/attach", c->dir) < 0 || asprintf (&fifo, "%s/stdin", c->dir) < 0)
     abort ();
@@ -133,10 +143,6 @@ handle_attach (struct daemon *d, const ProtobufCMessage *req, ProtobufCMessage *
     rq->stdin_fifo = fifo;
   else
     free (fifo);
-  rq->tty = in->tty;
-  rq->in = in->stdin;
-  rq->out = in->stdout;
-  rq->err = in->stderr;
   ctr_put (d, c);
   if (answer_url (d, rq, &url, st) < 0)
     return -1;
