@@ -10,6 +10,8 @@
  * (credentials on stdin, one JSON answer on stdout) is drawn in
  * pull_helper.c, berthd's side.
  *
+ * It confines itself first (pull_confine.h).
+ *
  * Exit status: 0 with {"name", "digest", "id"} on stdout; 1 with
  * {"error": "..."} on stdout (the pull or unpack failed); 2 for a usage
  * error (text on stderr: berthd always calls it right).
@@ -22,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/pull_confine.h"
 #include "image/image.h"
 #include "util/cleanup.h"
 #include "util/file.h"
@@ -151,7 +154,7 @@ main (int argc, char **argv)
   if (argc - optind != 1)
     return usage ("expected one IMAGE");
 
-  if (berth_store_open (root, &s, &err) == 0)
+  if (pull_confine (&err) == 0 && berth_store_open (root, &s, &err) == 0)
     {
       if (unpack_only)
         {

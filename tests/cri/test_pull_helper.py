@@ -299,3 +299,33 @@ def test_berthd_killed_takes_its_helper(tmp, spawn, pb):
     finally:
         c.close()
         slow.stop()
+
+
+def test_helper_runs_confined(tmp, spawn, pb):
+    """While it talks to a registry, the helper holds only the capabilities
+    unpacking needs (bounding set too), no_new_privs and a seccomp filter:
+    a bug that an evil registry reaches in HTTP, TLS, gzip or tar code gets
+    far less than root."""
+    kept = {0, 1, 2, 3, 4, 21, 27, 31}  # CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID SYS_ADMIN MKNOD SETFCAP
+    mask = sum(1 << c for c in kept)
+    slow = SlowRegistry()
+    d = spawn(tmp)
+    c = Client(pb, d.address)
+    try:
+        fut = c.image.PullImage.future(pb[0].PullImageRequest(image=pb[0].ImageSpec(image=f"{slow.host}/slow/img:1")),
+                                       timeout=60)
+        assert wait_for(lambda: slow.requests >= 1)
+        helpers = helpers_of(d.proc.pid)
+        assert len(helpers) == 1
+        with open(f"/proc/{helpers[0]}/status") as f:
+            status = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
+        assert status["NoNewPrivs"].strip() == "1", status
+        assert status["Seccomp"].strip() == "2", status
+        for field in ("CapBnd", "CapEff", "CapPrm"):
+            assert int(status[field], 16) == mask, (field, status[field])
+        assert int(status["CapAmb"], 16) == 0
+        slow.release.set()
+        rpc_error(fut.result, timeout=30)  # the registry answers 404 once released
+    finally:
+        c.close()
+        slow.stop()
