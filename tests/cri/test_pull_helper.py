@@ -5,6 +5,7 @@ show in its argv or environment; a helper killed half-way leaves only what
 GC removes; a berthd killed during a pull takes its helper with it."""
 
 import base64
+import contextlib
 import http.server
 import json
 import os
@@ -281,7 +282,10 @@ def test_helper_killed_mid_blob_leaves_only_what_gc_removes(tmp, spawn, pb, regi
     c.close()
 
 
-def test_berthd_killed_takes_its_helper(tmp, spawn, pb):
+@contextlib.contextmanager
+def hanging_pull(tmp, spawn, pb):
+    """A berthd whose one pull hangs on a registry that does not answer
+    yet: yields (berthd, the pull's future, the helper's pid, registry)."""
     slow = SlowRegistry()
     d = spawn(tmp)
     c = Client(pb, d.address)
@@ -292,13 +296,18 @@ def test_berthd_killed_takes_its_helper(tmp, spawn, pb):
         assert wait_for(lambda: slow.requests >= 1)
         helpers = helpers_of(d.proc.pid)
         assert len(helpers) == 1
-        d.proc.kill()
-        d.proc.wait()
-        assert wait_for(lambda: not alive(helpers[0]), timeout=5), "the helper outlived berthd"
-        fut.cancel()
+        yield d, fut, helpers[0], slow
     finally:
         c.close()
         slow.stop()
+
+
+def test_berthd_killed_takes_its_helper(tmp, spawn, pb):
+    with hanging_pull(tmp, spawn, pb) as (d, fut, helper, _slow):
+        d.proc.kill()
+        d.proc.wait()
+        assert wait_for(lambda: not alive(helper), timeout=5), "the helper outlived berthd"
+        fut.cancel()
 
 
 def test_helper_runs_confined(tmp, spawn, pb):
@@ -308,16 +317,8 @@ def test_helper_runs_confined(tmp, spawn, pb):
     far less than root."""
     kept = {0, 1, 2, 3, 4, 21, 27, 31}  # CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID SYS_ADMIN MKNOD SETFCAP
     mask = sum(1 << c for c in kept)
-    slow = SlowRegistry()
-    d = spawn(tmp)
-    c = Client(pb, d.address)
-    try:
-        fut = c.image.PullImage.future(pb[0].PullImageRequest(image=pb[0].ImageSpec(image=f"{slow.host}/slow/img:1")),
-                                       timeout=60)
-        assert wait_for(lambda: slow.requests >= 1)
-        helpers = helpers_of(d.proc.pid)
-        assert len(helpers) == 1
-        with open(f"/proc/{helpers[0]}/status") as f:
+    with hanging_pull(tmp, spawn, pb) as (_d, fut, helper, slow):
+        with open(f"/proc/{helper}/status") as f:
             status = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
         assert status["NoNewPrivs"].strip() == "1", status
         assert status["Seccomp"].strip() == "2", status
@@ -326,6 +327,3 @@ def test_helper_runs_confined(tmp, spawn, pb):
         assert int(status["CapAmb"], 16) == 0
         slow.release.set()
         rpc_error(fut.result, timeout=30)  # the registry answers 404 once released
-    finally:
-        c.close()
-        slow.stop()
